@@ -1,0 +1,139 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// SessionWindow is how many of each client's most recent command ids a store
+// remembers for deduplication. Clients such as the original Paxi benchmark
+// issue many commands concurrently under one client id, so ids may be applied
+// out of order: the store keeps the set of recent ids, not a high-water mark.
+const SessionWindow = 1024
+
+// Version is one entry of a key's history.
+type Version struct {
+	// Version numbers the writes of a key from 1.
+	Version uint64 `json:"version"`
+	// Value is the value written (nil for a delete).
+	Value []byte `json:"value"`
+	// Deleted marks a delete.
+	Deleted bool `json:"deleted,omitempty"`
+	// ClientID and CommandID name the command that wrote this version.
+	ClientID  string `json:"client_id,omitempty"`
+	CommandID uint64 `json:"command_id,omitempty"`
+}
+
+// session remembers the results of a client's recent commands.
+type session struct {
+	results map[uint64]Result
+	order   []uint64 // FIFO of ids in results, oldest first
+}
+
+// Store is a multi-version key-value store with client sessions. The zero
+// value is not usable; call New.
+type Store struct {
+	keys     map[string][]Version
+	sessions map[string]*session
+	applied  uint64
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{keys: make(map[string][]Version), sessions: make(map[string]*session)}
+}
+
+// Apply applies a command and returns its result. A command whose non-empty
+// ClientID and CommandID were applied recently is not applied again: its
+// recorded result is returned with Duplicate set.
+func (s *Store) Apply(c Command) Result {
+	var sess *session
+	if c.ClientID != "" {
+		sess = s.sessions[c.ClientID]
+		if sess == nil {
+			sess = &session{results: make(map[uint64]Result)}
+			s.sessions[c.ClientID] = sess
+		}
+		if r, ok := sess.results[c.CommandID]; ok {
+			r.Duplicate = true
+			return r
+		}
+	}
+	s.applied++
+	var r Result
+	switch c.Op {
+	case Get:
+		r = s.read(c.Key)
+	case Put, Delete:
+		r = s.read(c.Key)
+		v := Version{
+			Version:   r.Version + 1,
+			Deleted:   c.Op == Delete,
+			ClientID:  c.ClientID,
+			CommandID: c.CommandID,
+		}
+		if c.Op == Put {
+			v.Value = slices.Clone(c.Value)
+			if v.Value == nil {
+				v.Value = []byte{}
+			}
+		}
+		s.keys[c.Key] = append(s.keys[c.Key], v)
+		r.Version = v.Version
+	case Noop:
+		return Result{}
+	default:
+		panic(fmt.Sprintf("store: apply of unknown op %d in %v", c.Op, c))
+	}
+	if sess != nil {
+		sess.results[c.CommandID] = r
+		sess.order = append(sess.order, c.CommandID)
+		if len(sess.order) > SessionWindow {
+			delete(sess.results, sess.order[0])
+			sess.order = sess.order[1:]
+		}
+	}
+	return r
+}
+
+func (s *Store) read(key string) Result {
+	h := s.keys[key]
+	if len(h) == 0 {
+		return Result{}
+	}
+	last := h[len(h)-1]
+	return Result{Value: last.Value, Found: !last.Deleted, Version: last.Version}
+}
+
+// Get returns the current value of key and whether it has one, without
+// recording anything.
+func (s *Store) Get(key string) ([]byte, bool) {
+	r := s.read(key)
+	return r.Value, r.Found
+}
+
+// History returns a copy of the versions of key, oldest first.
+func (s *Store) History(key string) []Version {
+	h := s.keys[key]
+	out := make([]Version, len(h))
+	for i, v := range h {
+		v.Value = slices.Clone(v.Value)
+		out[i] = v
+	}
+	return out
+}
+
+// Keys returns every key that was ever written, sorted.
+func (s *Store) Keys() []string {
+	out := make([]string, 0, len(s.keys))
+	for k := range s.keys {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Applied returns how many commands changed or read the store (duplicates and
+// no-ops excluded).
+func (s *Store) Applied() uint64 { return s.applied }
