@@ -1,0 +1,583 @@
+package paxos
+
+import (
+	"cmp"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ailidani/paxi-style/paxi"
+)
+
+// Protocol is the protocol-table entry for Multi-Paxos.
+func Protocol() paxi.Protocol {
+	return paxi.Protocol{Name: "paxos", New: New, Messages: Messages}
+}
+
+// entry is the replica's state for one log slot.
+type entry struct {
+	ballot    paxi.Ballot // ballot the commands were accepted (or proposed) at
+	cmds      []paxi.Command
+	committed bool
+	acks      uint64    // leader only: phase-2 acceptors at ballot, by node index
+	sent      time.Time // leader only: when the P2a was last sent
+}
+
+// cmdKey names a client command for routing its reply.
+type cmdKey struct {
+	client string
+	id     uint64
+}
+
+// waiting is a client request this node received and has not executed yet.
+// The node that received a request answers it when it executes the command
+// (leader or not), so it must keep the request until then, and re-send it
+// if the leader it went to fails.
+type waiting struct {
+	reqs   []paxi.Request // more than one when a client retried
+	sent   time.Time      // last time it was forwarded or proposed
+	ballot paxi.Ballot    // ballot this node proposed it at as leader (0: forwarded)
+}
+
+// Paxos is one Multi-Paxos replica. Every node is proposer, acceptor and
+// learner; the leader is the owner of the highest ballot that completed
+// phase 1.
+type Paxos struct {
+	env    paxi.Env
+	cfg    *paxi.Config
+	id     paxi.ID
+	peers  []paxi.ID
+	index  map[paxi.ID]int // node -> bit in ack sets
+	router paxi.Router
+
+	ballot  paxi.Ballot // highest ballot seen; promised to it
+	active  bool        // ballot is mine and its phase 1 completed
+	log     map[int64]*entry
+	slot    int64 // highest slot known (-1: none)
+	execute int64 // next slot to apply; every slot below is applied
+	commit  int64 // leader: every slot below is committed here
+
+	q1       uint64         // phase-1 promises for ballot, by node index
+	pending  []paxi.Request // client requests not yet proposed
+	inflight int            // leader: proposed slots not yet committed
+	waiting  map[cmdKey]*waiting // client requests received here, not yet executed
+
+	heard    time.Time     // last sign of life of the leader (or of phase 1 start)
+	deadline time.Duration // current randomised election timeout
+}
+
+// New creates a Multi-Paxos replica. It starts without a leader; the first
+// node whose election timeout expires, or that receives a client request
+// while no leader is known, runs phase 1.
+func New(env paxi.Env) (paxi.Replica, error) {
+	p := &Paxos{
+		env:     env,
+		cfg:     env.Config(),
+		id:      env.ID(),
+		peers:   env.Peers(),
+		index:   make(map[paxi.ID]int),
+		log:     make(map[int64]*entry),
+		slot:    -1,
+		waiting: make(map[cmdKey]*waiting),
+	}
+	if len(p.peers) > 64 {
+		return nil, fmt.Errorf("paxos: %d nodes: at most 64 are supported", len(p.peers))
+	}
+	for i, id := range p.peers {
+		p.index[id] = i
+	}
+	if _, ok := p.index[p.id]; !ok {
+		return nil, fmt.Errorf("paxos: node %v is not in the configuration", p.id)
+	}
+	paxi.Handle(&p.router, p.handleRequest)
+	paxi.Handle(&p.router, p.handleP1a)
+	paxi.Handle(&p.router, p.handleP1b)
+	paxi.Handle(&p.router, p.handleP2a)
+	paxi.Handle(&p.router, p.handleP2b)
+	paxi.Handle(&p.router, p.handleP3)
+	paxi.Handle(&p.router, p.handleHeartbeat)
+	paxi.Handle(&p.router, p.handleCatchUp)
+	paxi.Handle(&p.router, p.handleTick)
+	p.resetElection()
+	env.After(time.Duration(p.cfg.Heartbeat), tick{})
+	return p, nil
+}
+
+// Step implements paxi.Replica.
+func (p *Paxos) Step(from paxi.ID, m paxi.Message) error { return p.router.Step(from, m) }
+
+// Ballot returns the replica's current ballot (for tests and status pages).
+func (p *Paxos) Ballot() paxi.Ballot { return p.ballot }
+
+// IsLeader reports whether this replica is the active leader.
+func (p *Paxos) IsLeader() bool { return p.active }
+
+// Executed returns the number of log slots applied to the store.
+func (p *Paxos) Executed() int64 { return p.execute }
+
+// Leader returns the node this replica believes leads (zero if none).
+func (p *Paxos) Leader() paxi.ID { return p.ballot.ID() }
+
+func (p *Paxos) isQuorum(acks uint64) bool { return bits.OnesCount64(acks)*2 > len(p.peers) }
+
+func (p *Paxos) bit(id paxi.ID) uint64 {
+	i, ok := p.index[id]
+	if !ok {
+		panic(fmt.Sprintf("paxos %v: message from %v, which is not in the configuration", p.id, id))
+	}
+	return 1 << i
+}
+
+// resetElection restarts the failure detector with a fresh random timeout
+// in [ElectionTimeout, 2*ElectionTimeout).
+func (p *Paxos) resetElection() {
+	et := time.Duration(p.cfg.ElectionTimeout)
+	p.heard = p.env.Now()
+	p.deadline = et + time.Duration(p.env.Rand().Int64N(int64(et)))
+}
+
+// handleRequest takes a client request: the leader proposes it, a follower
+// forwards it to the leader, and a node that knows no leader runs phase 1.
+func (p *Paxos) handleRequest(from paxi.ID, r paxi.Request) {
+	if r.Node == p.id {
+		k := cmdKey{r.Command.ClientID, r.Command.CommandID}
+		w := p.waiting[k]
+		if w == nil {
+			w = &waiting{}
+			p.waiting[k] = w
+		}
+		w.reqs = append(w.reqs, r)
+		w.sent = p.env.Now()
+	}
+	switch {
+	case p.active:
+		p.pending = append(p.pending, r)
+		p.propose()
+	case p.ballot.ID() == p.id:
+		p.pending = append(p.pending, r) // phase 1 in progress
+	case p.ballot != 0:
+		p.env.Send(p.ballot.ID(), r)
+	default:
+		p.pending = append(p.pending, r)
+		p.startPhase1()
+	}
+}
+
+// startPhase1 campaigns with a ballot higher than any seen.
+func (p *Paxos) startPhase1() {
+	p.ballot = p.ballot.Next(p.id)
+	p.active = false
+	p.inflight = 0
+	p.q1 = p.bit(p.id)
+	p.resetElection()
+	p.env.Logger().Debug("phase 1", "ballot", p.ballot)
+	p.env.Broadcast(P1a{Ballot: p.ballot, Execute: p.execute})
+	if p.isQuorum(p.q1) {
+		p.becomeLeader()
+	}
+}
+
+// stepDown adopts a higher ballot owned by another node and hands it the
+// requests this node has not proposed.
+func (p *Paxos) stepDown(b paxi.Ballot) {
+	if b <= p.ballot {
+		panic(fmt.Sprintf("paxos %v: step down from %v to lower ballot %v", p.id, p.ballot, b))
+	}
+	if p.active {
+		p.env.Logger().Info("leader stepping down", "ballot", p.ballot, "new", b)
+	}
+	p.ballot = b
+	p.active = false
+	p.inflight = 0
+	p.resetElection()
+	if b.ID() == p.id {
+		return
+	}
+	// Hand the new leader what was queued here, and re-send this node's
+	// own requests that went to the old leader: they may be lost with it.
+	// A request that the old leader did get chosen executes only once:
+	// the store deduplicates by client and command id.
+	for _, r := range p.pending {
+		if r.Node != p.id {
+			p.env.Send(b.ID(), r)
+		}
+	}
+	p.pending = nil
+	p.resend(func(*waiting) bool { return true })
+}
+
+// resend sends this node's waiting requests that pass the filter to the
+// leader (or proposes them, when this node leads), in a deterministic order.
+func (p *Paxos) resend(filter func(*waiting) bool) {
+	var keys []cmdKey
+	for k, w := range p.waiting {
+		if filter(w) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	slices.SortFunc(keys, func(a, b cmdKey) int {
+		if a.client != b.client {
+			return strings.Compare(a.client, b.client)
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	now := p.env.Now()
+	for _, k := range keys {
+		w := p.waiting[k]
+		w.sent = now
+		r := w.reqs[len(w.reqs)-1]
+		switch {
+		case p.active:
+			p.pending = append(p.pending, r)
+		case p.ballot != 0 && p.ballot.ID() != p.id:
+			p.env.Send(p.ballot.ID(), r)
+		}
+	}
+	if p.active {
+		p.propose()
+	}
+}
+
+func (p *Paxos) handleP1a(from paxi.ID, m P1a) {
+	if m.Ballot > p.ballot {
+		p.stepDown(m.Ballot)
+	}
+	reply := P1b{Ballot: p.ballot, Slot: p.slot}
+	if m.Ballot == p.ballot {
+		for s := max(m.Execute, 0); s <= p.slot; s++ {
+			if e := p.log[s]; e != nil {
+				reply.Log = append(reply.Log, Entry{Slot: s, Ballot: e.ballot, Commands: e.cmds, Committed: e.committed})
+			}
+		}
+	}
+	p.env.Send(from, reply)
+}
+
+func (p *Paxos) handleP1b(from paxi.ID, m P1b) {
+	if m.Ballot > p.ballot {
+		p.stepDown(m.Ballot)
+		return
+	}
+	if m.Ballot < p.ballot || p.active || p.ballot.ID() != p.id {
+		return // stale
+	}
+	p.slot = max(p.slot, m.Slot)
+	for _, r := range m.Log {
+		p.slot = max(p.slot, r.Slot)
+		e := p.log[r.Slot]
+		switch {
+		case e != nil && e.committed:
+			p.checkSame(r.Slot, e.cmds, r.Commands, from)
+		case r.Committed:
+			p.learn(r.Slot, r.Ballot, r.Commands)
+		case e == nil || r.Ballot > e.ballot:
+			p.accept(r.Slot, r.Ballot, r.Commands)
+		}
+	}
+	p.q1 |= p.bit(from)
+	if p.isQuorum(p.q1) {
+		p.becomeLeader()
+	}
+	p.exec()
+}
+
+// becomeLeader finishes phase 1: every slot the quorum reported is driven to
+// commit at the new ballot with the value of the highest ballot seen, holes
+// are filled with no-ops (§1.6 fixes 2 and 3), and buffered requests follow.
+func (p *Paxos) becomeLeader() {
+	p.active = true
+	p.commit = max(p.commit, p.execute)
+	p.env.Logger().Info("leader", "ballot", p.ballot, "execute", p.execute, "slot", p.slot)
+	now := p.env.Now()
+	for s := p.execute; s <= p.slot; s++ {
+		e := p.log[s]
+		if e == nil {
+			e = &entry{cmds: []paxi.Command{{Op: paxi.Noop}}}
+			p.log[s] = e
+		}
+		if e.committed {
+			p.env.Broadcast(P3{Ballot: p.ballot, Slot: s, Commands: e.cmds})
+			continue
+		}
+		e.ballot, e.acks, e.sent = p.ballot, p.bit(p.id), now
+		p.inflight++
+		p.env.Broadcast(P2a{Ballot: p.ballot, Slot: s, Commands: e.cmds})
+	}
+	p.advanceCommit()
+	p.env.Broadcast(Heartbeat{Ballot: p.ballot, Slot: p.slot, Commit: p.commit})
+	p.propose()
+}
+
+// propose puts buffered requests into new slots while the pipeline has room,
+// up to BatchMax commands per slot. Requests that arrive while the pipeline
+// is full wait and leave together in one slot: batching adapts to load.
+func (p *Paxos) propose() {
+	for len(p.pending) > 0 && p.inflight < p.cfg.Pipeline {
+		n := min(len(p.pending), p.cfg.BatchMax)
+		batch := p.pending[:n]
+		cmds := make([]paxi.Command, n)
+		for i, r := range batch {
+			cmds[i] = r.Command
+			if w := p.waiting[cmdKey{r.Command.ClientID, r.Command.CommandID}]; w != nil && r.Node == p.id {
+				w.ballot = p.ballot
+			}
+		}
+		p.pending = p.pending[n:]
+		if len(p.pending) == 0 {
+			p.pending = nil // let the backing array go
+		}
+		p.slot++
+		e := &entry{ballot: p.ballot, cmds: cmds, acks: p.bit(p.id), sent: p.env.Now()}
+		p.log[p.slot] = e
+		p.inflight++
+		p.env.Broadcast(P2a{Ballot: p.ballot, Slot: p.slot, Commands: cmds})
+		if p.isQuorum(e.acks) {
+			p.commitSlot(p.slot, e)
+		}
+	}
+}
+
+// accept records that this node accepted cmds in slot s at ballot b.
+func (p *Paxos) accept(s int64, b paxi.Ballot, cmds []paxi.Command) {
+	e := p.log[s]
+	if e == nil {
+		p.log[s] = &entry{ballot: b, cmds: cmds}
+		return
+	}
+	if e.committed {
+		panic(fmt.Sprintf("paxos %v: accept into committed slot %d", p.id, s))
+	}
+	e.ballot, e.cmds = b, cmds
+}
+
+// learn marks slot s committed with cmds.
+func (p *Paxos) learn(s int64, b paxi.Ballot, cmds []paxi.Command) {
+	e := p.log[s]
+	if e == nil {
+		e = &entry{}
+		p.log[s] = e
+	} else if e.committed {
+		p.checkSame(s, e.cmds, cmds, 0)
+		return
+	}
+	e.ballot, e.cmds, e.committed = b, cmds, true
+}
+
+// checkSame panics if a slot is found committed with two different values:
+// the safety property of consensus is broken.
+func (p *Paxos) checkSame(s int64, have, got []paxi.Command, from paxi.ID) {
+	if len(got) > 0 && !sameCommands(have, got) {
+		panic(fmt.Sprintf("paxos %v: slot %d committed as %s, but %v reports %s", p.id, s, cmdsString(have), from, cmdsString(got)))
+	}
+}
+
+func sameCommands(a, b []paxi.Command) bool {
+	return slices.EqualFunc(a, b, func(x, y paxi.Command) bool { return x.Op == y.Op && x.Same(y) })
+}
+
+func (p *Paxos) handleP2a(from paxi.ID, m P2a) {
+	if m.Ballot < p.ballot {
+		p.env.Send(from, P2b{Ballot: p.ballot, Slot: m.Slot}) // reject
+		return
+	}
+	if m.Ballot > p.ballot {
+		p.stepDown(m.Ballot)
+	}
+	p.heard = p.env.Now()
+	p.slot = max(p.slot, m.Slot)
+	if e := p.log[m.Slot]; e == nil || !e.committed {
+		p.accept(m.Slot, m.Ballot, m.Commands)
+	}
+	p.env.Send(from, P2b{Ballot: p.ballot, Slot: m.Slot})
+}
+
+func (p *Paxos) handleP2b(from paxi.ID, m P2b) {
+	if m.Ballot > p.ballot {
+		p.stepDown(m.Ballot)
+		return
+	}
+	if m.Ballot < p.ballot || !p.active {
+		return
+	}
+	e := p.log[m.Slot]
+	if e == nil || e.committed || e.ballot != p.ballot {
+		return
+	}
+	e.acks |= p.bit(from)
+	if p.isQuorum(e.acks) {
+		p.commitSlot(m.Slot, e)
+	}
+}
+
+// commitSlot is the leader's commit of slot s: tell everyone, apply what can
+// be applied, and refill the pipeline.
+func (p *Paxos) commitSlot(s int64, e *entry) {
+	e.committed = true
+	p.inflight--
+	for _, id := range p.peers {
+		if id == p.id {
+			continue
+		}
+		if e.acks&p.bit(id) != 0 {
+			p.env.Send(id, P3{Ballot: p.ballot, Slot: s}) // it holds the value
+		} else {
+			p.env.Send(id, P3{Ballot: p.ballot, Slot: s, Commands: e.cmds})
+		}
+	}
+	p.advanceCommit()
+	p.exec()
+	p.propose()
+}
+
+func (p *Paxos) advanceCommit() {
+	for {
+		e := p.log[p.commit]
+		if e == nil || !e.committed {
+			return
+		}
+		p.commit++
+	}
+}
+
+func (p *Paxos) handleP3(from paxi.ID, m P3) {
+	if m.Ballot > p.ballot {
+		p.stepDown(m.Ballot)
+	}
+	if m.Ballot == p.ballot {
+		p.heard = p.env.Now()
+	}
+	p.slot = max(p.slot, m.Slot)
+	e := p.log[m.Slot]
+	switch {
+	case len(m.Commands) > 0:
+		p.learn(m.Slot, m.Ballot, m.Commands)
+	case e != nil && e.committed:
+	case e != nil && e.ballot == m.Ballot:
+		e.committed = true
+	default:
+		p.env.Send(from, CatchUp{From: m.Slot, To: m.Slot})
+		return
+	}
+	p.exec()
+}
+
+func (p *Paxos) handleHeartbeat(from paxi.ID, m Heartbeat) {
+	if m.Ballot < p.ballot {
+		return
+	}
+	if m.Ballot > p.ballot {
+		p.stepDown(m.Ballot)
+	}
+	p.heard = p.env.Now()
+	p.slot = max(p.slot, m.Slot)
+	// Every slot below m.Commit is committed at the leader, and a slot this
+	// node accepted at the leader's ballot holds the leader's value, which
+	// is the chosen one. Anything else must be fetched.
+	missing := int64(-1)
+	for s := p.execute; s < m.Commit; s++ {
+		e := p.log[s]
+		switch {
+		case e != nil && e.committed:
+		case e != nil && e.ballot == m.Ballot:
+			e.committed = true
+		case missing < 0:
+			missing = s
+		}
+	}
+	if missing >= 0 {
+		p.env.Send(from, CatchUp{From: missing, To: m.Commit - 1})
+	}
+	p.exec()
+}
+
+// maxCatchUp bounds the slots sent for one CatchUp, so that one lagging
+// follower cannot make the leader send its whole log at once.
+const maxCatchUp = 1024
+
+func (p *Paxos) handleCatchUp(from paxi.ID, m CatchUp) {
+	sent := 0
+	for s := max(m.From, 0); s <= m.To && sent < maxCatchUp; s++ {
+		if e := p.log[s]; e != nil && e.committed {
+			p.env.Send(from, P3{Ballot: e.ballot, Slot: s, Commands: e.cmds})
+			sent++
+		}
+	}
+}
+
+// handleTick runs every heartbeat interval. A leader sends heartbeats and
+// retransmits P2a for slots not committed within an election timeout (the
+// original Paxi never retransmitted, so one lost message stalled it). Any
+// other node starts phase 1 when it has not heard from a leader for its
+// election timeout.
+func (p *Paxos) handleTick(paxi.ID, tick) {
+	p.env.After(time.Duration(p.cfg.Heartbeat), tick{})
+	now := p.env.Now()
+	if p.active {
+		p.env.Broadcast(Heartbeat{Ballot: p.ballot, Slot: p.slot, Commit: p.commit})
+		retry := time.Duration(p.cfg.ElectionTimeout) / 2
+		for s := p.commit; s <= p.slot; s++ {
+			e := p.log[s]
+			if e == nil || e.committed || now.Sub(e.sent) < retry {
+				continue
+			}
+			e.sent = now
+			for _, id := range p.peers {
+				if e.acks&p.bit(id) == 0 {
+					p.env.Send(id, P2a{Ballot: p.ballot, Slot: s, Commands: e.cmds})
+				}
+			}
+		}
+		p.resendStale(now)
+		return
+	}
+	if now.Sub(p.heard) >= p.deadline {
+		p.startPhase1()
+	}
+	p.resendStale(now)
+}
+
+// resendStale re-sends this node's requests that have waited two election
+// timeouts since they were last sent, unless this node leads and proposed
+// them at its current ballot (P2a retransmission covers those).
+func (p *Paxos) resendStale(now time.Time) {
+	if len(p.waiting) == 0 {
+		return
+	}
+	limit := 2 * time.Duration(p.cfg.ElectionTimeout)
+	p.resend(func(w *waiting) bool {
+		return now.Sub(w.sent) >= limit && !(p.active && w.ballot == p.ballot)
+	})
+}
+
+// exec applies committed slots in order and answers the clients whose
+// requests this node holds.
+func (p *Paxos) exec() {
+	for {
+		e := p.log[p.execute]
+		if e == nil || !e.committed {
+			return
+		}
+		for _, c := range e.cmds {
+			res := p.env.Store().Apply(c)
+			if len(p.waiting) == 0 || c.Op == paxi.Noop {
+				continue
+			}
+			k := cmdKey{c.ClientID, c.CommandID}
+			if w := p.waiting[k]; w != nil {
+				for _, r := range w.reqs {
+					p.env.Reply(r, paxi.NewReply(r, res, p.execute, e.ballot))
+				}
+				delete(p.waiting, k)
+			}
+		}
+		p.execute++
+		if p.active {
+			p.advanceCommit()
+		}
+	}
+}
