@@ -1,0 +1,139 @@
+package store_test
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/ailidani/paxi-style/store"
+)
+
+func TestApply(t *testing.T) {
+	s := store.New()
+	steps := []struct {
+		cmd  store.Command
+		want store.Result
+	}{
+		{store.Command{Op: store.Get, Key: "a"}, store.Result{}},
+		{store.Command{Op: store.Put, Key: "a", Value: []byte("1")}, store.Result{Version: 1}},
+		{store.Command{Op: store.Put, Key: "a", Value: []byte("2")}, store.Result{Value: []byte("1"), Found: true, Version: 2}},
+		{store.Command{Op: store.Get, Key: "a"}, store.Result{Value: []byte("2"), Found: true, Version: 2}},
+		{store.Command{Op: store.Delete, Key: "a"}, store.Result{Value: []byte("2"), Found: true, Version: 3}},
+		{store.Command{Op: store.Get, Key: "a"}, store.Result{Version: 3}},
+		{store.Command{Op: store.Put, Key: "a"}, store.Result{Version: 4}},
+		{store.Command{Op: store.Get, Key: "a"}, store.Result{Value: []byte{}, Found: true, Version: 4}},
+		{store.Command{Op: store.Noop}, store.Result{}},
+	}
+	for i, st := range steps {
+		got := s.Apply(st.cmd)
+		if !reflect.DeepEqual(got, st.want) {
+			t.Errorf("step %d %v: got %+v, want %+v", i, st.cmd, got, st.want)
+		}
+	}
+	h := s.History("a")
+	if len(h) != 4 || string(h[1].Value) != "2" || !h[2].Deleted || h[3].Version != 4 {
+		t.Errorf("history = %+v", h)
+	}
+}
+
+func TestHistoryNamesWriter(t *testing.T) {
+	s := store.New()
+	s.Apply(store.Command{Op: store.Put, Key: "k", Value: []byte("v"), ClientID: "c", CommandID: 9})
+	h := s.History("k")
+	if len(h) != 1 || h[0].ClientID != "c" || h[0].CommandID != 9 {
+		t.Fatalf("history = %+v", h)
+	}
+	h[0].Value[0] = 'x' // a copy: the store must not change
+	if v, _ := s.Get("k"); string(v) != "v" {
+		t.Fatal("History returned the store's own memory")
+	}
+}
+
+func TestValueIsCopied(t *testing.T) {
+	s := store.New()
+	buf := []byte("abc")
+	s.Apply(store.Command{Op: store.Put, Key: "k", Value: buf})
+	buf[0] = 'z'
+	if v, _ := s.Get("k"); string(v) != "abc" {
+		t.Fatalf("store kept the caller's buffer: %q", v)
+	}
+}
+
+func TestDuplicateCommandAppliedOnce(t *testing.T) {
+	s := store.New()
+	c := store.Command{Op: store.Put, Key: "k", Value: []byte("1"), ClientID: "c", CommandID: 1}
+	first := s.Apply(c)
+	// Out-of-order ids from one client (Paxi's concurrent benchmark) are
+	// distinct commands.
+	s.Apply(store.Command{Op: store.Put, Key: "k", Value: []byte("3"), ClientID: "c", CommandID: 3})
+	s.Apply(store.Command{Op: store.Put, Key: "k", Value: []byte("2"), ClientID: "c", CommandID: 2})
+	again := s.Apply(c)
+	if !again.Duplicate || again.Version != first.Version {
+		t.Fatalf("retry: got %+v, want the first result %+v marked duplicate", again, first)
+	}
+	if n := len(s.History("k")); n != 3 {
+		t.Fatalf("%d versions, want 3", n)
+	}
+}
+
+func TestSessionWindowBounded(t *testing.T) {
+	s := store.New()
+	for i := range store.SessionWindow + 10 {
+		s.Apply(store.Command{Op: store.Get, Key: "k", ClientID: "c", CommandID: uint64(i)})
+	}
+	snap := s.Snapshot()
+	if n := len(snap.Sessions[0].Commands); n != store.SessionWindow {
+		t.Fatalf("session remembers %d commands, want %d", n, store.SessionWindow)
+	}
+}
+
+func TestSnapshotRestore(t *testing.T) {
+	s := store.New()
+	for i := range 20 {
+		s.Apply(store.Command{Op: store.Put, Key: fmt.Sprint(i % 3), Value: []byte(fmt.Sprint(i)), ClientID: "c", CommandID: uint64(i)})
+	}
+	s.Apply(store.Command{Op: store.Delete, Key: "1"})
+	b, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r store.Store
+	if err := r.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.Snapshot(), r.Snapshot()) {
+		t.Fatal("restored store differs")
+	}
+	// Deduplication state survives the snapshot.
+	if res := r.Apply(store.Command{Op: store.Put, Key: "0", ClientID: "c", CommandID: 3}); !res.Duplicate {
+		t.Fatal("restored store forgot the client session")
+	}
+	b2, _ := s.MarshalBinary()
+	if string(b) != string(b2) {
+		t.Fatal("snapshot encoding is not deterministic")
+	}
+}
+
+func TestRestoreRejectsBadSnapshot(t *testing.T) {
+	bad := store.Snapshot{Keys: []store.KeyHistory{{Key: "k", Versions: []store.Version{{Version: 2}}}}}
+	if err := store.New().Restore(bad); err == nil {
+		t.Fatal("accepted versions not numbered from 1")
+	}
+	dup := store.Snapshot{Keys: []store.KeyHistory{{Key: "k"}, {Key: "k"}}}
+	if err := store.New().Restore(dup); err == nil {
+		t.Fatal("accepted a repeated key")
+	}
+	var s store.Store
+	if err := s.UnmarshalBinary([]byte("{nope")); err == nil {
+		t.Fatal("accepted garbage")
+	}
+}
+
+func BenchmarkApplyPut(b *testing.B) {
+	s := store.New()
+	v := make([]byte, 64)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		s.Apply(store.Command{Op: store.Put, Key: "k", Value: v, ClientID: "c", CommandID: uint64(i)})
+	}
+}
