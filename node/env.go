@@ -16,13 +16,13 @@ type env struct {
 
 var _ paxi.Env = env{}
 
-func (e env) ID() paxi.ID           { return e.n.id }
-func (e env) Config() *paxi.Config  { return e.n.cfg }
-func (e env) Peers() []paxi.ID      { return e.n.peers }
-func (e env) Now() time.Time        { return time.Now() }
-func (e env) Rand() *rand.Rand      { return e.n.rand }
-func (e env) Store() *store.Store   { return e.n.store }
-func (e env) Logger() *slog.Logger  { return e.n.log }
+func (e env) ID() paxi.ID          { return e.n.id }
+func (e env) Config() *paxi.Config { return e.n.cfg }
+func (e env) Peers() []paxi.ID     { return e.n.peers }
+func (e env) Now() time.Time       { return time.Now() }
+func (e env) Rand() *rand.Rand     { return e.n.rand }
+func (e env) Store() *store.Store  { return e.n.store }
+func (e env) Logger() *slog.Logger { return e.n.log }
 func (e env) Send(to paxi.ID, m paxi.Message) {
 	e.n.send(to, m)
 }

@@ -59,9 +59,9 @@ type Paxos struct {
 	execute int64 // next slot to apply; every slot below is applied
 	commit  int64 // leader: every slot below is committed here
 
-	q1       uint64         // phase-1 promises for ballot, by node index
-	pending  []paxi.Request // client requests not yet proposed
-	inflight int            // leader: proposed slots not yet committed
+	q1       uint64              // phase-1 promises for ballot, by node index
+	pending  []paxi.Request      // client requests not yet proposed
+	inflight int                 // leader: proposed slots not yet committed
 	waiting  map[cmdKey]*waiting // client requests received here, not yet executed
 
 	heard    time.Time     // last sign of life of the leader (or of phase 1 start)
