@@ -3,12 +3,12 @@ package paxos
 import (
 	"cmp"
 	"fmt"
-	"math/bits"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/ailidani/paxi-style/paxi"
+	"github.com/ailidani/paxi-style/quorum"
 )
 
 // Protocol is the protocol-table entry for Multi-Paxos.
@@ -21,8 +21,8 @@ type entry struct {
 	ballot    paxi.Ballot // ballot the commands were accepted (or proposed) at
 	cmds      []paxi.Command
 	committed bool
-	acks      uint64    // leader only: phase-2 acceptors at ballot, by node index
-	sent      time.Time // leader only: when the P2a was last sent
+	acks      quorum.Tracker // leader only: phase-2 acceptors at ballot
+	sent      time.Time      // leader only: when the P2a was last sent
 }
 
 // cmdKey names a client command for routing its reply.
@@ -49,7 +49,7 @@ type Paxos struct {
 	cfg    *paxi.Config
 	id     paxi.ID
 	peers  []paxi.ID
-	index  map[paxi.ID]int // node -> bit in ack sets
+	quorum quorum.Pair // Q1 for phase 1, Q2 for phase 2
 	router paxi.Router
 
 	ballot  paxi.Ballot // highest ballot seen; promised to it
@@ -59,7 +59,7 @@ type Paxos struct {
 	execute int64 // next slot to apply; every slot below is applied
 	commit  int64 // leader: every slot below is committed here
 
-	q1       uint64              // phase-1 promises for ballot, by node index
+	q1       quorum.Tracker      // phase-1 promises for ballot
 	pending  []paxi.Request      // client requests not yet proposed
 	inflight int                 // leader: proposed slots not yet committed
 	waiting  map[cmdKey]*waiting // client requests received here, not yet executed
@@ -68,29 +68,38 @@ type Paxos struct {
 	deadline time.Duration // current randomised election timeout
 }
 
-// New creates a Multi-Paxos replica. It starts without a leader; the first
-// node whose election timeout expires, or that receives a client request
-// while no leader is known, runs phase 1.
+// New creates a Multi-Paxos replica with majority quorums. It starts
+// without a leader; the first node whose election timeout expires, or that
+// receives a client request while no leader is known, runs phase 1.
 func New(env paxi.Env) (paxi.Replica, error) {
+	maj, err := quorum.Majority(env.Peers())
+	if err != nil {
+		return nil, fmt.Errorf("paxos: %w", err)
+	}
+	return NewWithQuorums(env, quorum.Pair{Q1: maj, Q2: maj})
+}
+
+// NewWithQuorums creates a replica that uses q.Q1 for phase 1 and q.Q2 for
+// phase 2 (Flexible Paxos). The pair must intersect (every Q1 meets every
+// Q2); quorum.NewPair checks that.
+func NewWithQuorums(env paxi.Env, q quorum.Pair) (*Paxos, error) {
 	p := &Paxos{
 		env:     env,
 		cfg:     env.Config(),
 		id:      env.ID(),
 		peers:   env.Peers(),
-		index:   make(map[paxi.ID]int),
+		quorum:  q,
 		log:     make(map[int64]*entry),
 		slot:    -1,
 		waiting: make(map[cmdKey]*waiting),
 	}
-	if len(p.peers) > 64 {
-		return nil, fmt.Errorf("paxos: %d nodes: at most 64 are supported", len(p.peers))
-	}
-	for i, id := range p.peers {
-		p.index[id] = i
-	}
-	if _, ok := p.index[p.id]; !ok {
+	if !slices.Contains(p.peers, p.id) {
 		return nil, fmt.Errorf("paxos: node %v is not in the configuration", p.id)
 	}
+	if !slices.Equal(q.Q1.Nodes(), p.peers) || !slices.Equal(q.Q2.Nodes(), p.peers) {
+		return nil, fmt.Errorf("paxos: quorums %v are not over the cluster's nodes %v", q, p.peers)
+	}
+	p.q1 = quorum.NewTracker(q.Q1)
 	paxi.Handle(&p.router, p.handleRequest)
 	paxi.Handle(&p.router, p.handleP1a)
 	paxi.Handle(&p.router, p.handleP1b)
@@ -120,14 +129,11 @@ func (p *Paxos) Executed() int64 { return p.execute }
 // Leader returns the node this replica believes leads (zero if none).
 func (p *Paxos) Leader() paxi.ID { return p.ballot.ID() }
 
-func (p *Paxos) isQuorum(acks uint64) bool { return bits.OnesCount64(acks)*2 > len(p.peers) }
-
-func (p *Paxos) bit(id paxi.ID) uint64 {
-	i, ok := p.index[id]
-	if !ok {
-		panic(fmt.Sprintf("paxos %v: message from %v, which is not in the configuration", p.id, id))
-	}
-	return 1 << i
+// newQ2 returns a phase-2 vote tracker holding this node's own vote.
+func (p *Paxos) newQ2() quorum.Tracker {
+	t := quorum.NewTracker(p.quorum.Q2)
+	t.Ack(p.id)
+	return t
 }
 
 // resetElection restarts the failure detector with a fresh random timeout
@@ -170,11 +176,12 @@ func (p *Paxos) startPhase1() {
 	p.ballot = p.ballot.Next(p.id)
 	p.active = false
 	p.inflight = 0
-	p.q1 = p.bit(p.id)
+	p.q1.Reset()
+	p.q1.Ack(p.id)
 	p.resetElection()
 	p.env.Logger().Debug("phase 1", "ballot", p.ballot)
 	p.env.Broadcast(P1a{Ballot: p.ballot, Execute: p.execute})
-	if p.isQuorum(p.q1) {
+	if p.q1.Result() == quorum.Won {
 		p.becomeLeader()
 	}
 }
@@ -279,8 +286,8 @@ func (p *Paxos) handleP1b(from paxi.ID, m P1b) {
 			p.accept(r.Slot, r.Ballot, r.Commands)
 		}
 	}
-	p.q1 |= p.bit(from)
-	if p.isQuorum(p.q1) {
+	p.q1.Ack(from)
+	if p.q1.Result() == quorum.Won {
 		p.becomeLeader()
 	}
 	p.exec()
@@ -304,7 +311,7 @@ func (p *Paxos) becomeLeader() {
 			p.env.Broadcast(P3{Ballot: p.ballot, Slot: s, Commands: e.cmds})
 			continue
 		}
-		e.ballot, e.acks, e.sent = p.ballot, p.bit(p.id), now
+		e.ballot, e.acks, e.sent = p.ballot, p.newQ2(), now
 		p.inflight++
 		p.env.Broadcast(P2a{Ballot: p.ballot, Slot: s, Commands: e.cmds})
 	}
@@ -332,11 +339,11 @@ func (p *Paxos) propose() {
 			p.pending = nil // let the backing array go
 		}
 		p.slot++
-		e := &entry{ballot: p.ballot, cmds: cmds, acks: p.bit(p.id), sent: p.env.Now()}
+		e := &entry{ballot: p.ballot, cmds: cmds, acks: p.newQ2(), sent: p.env.Now()}
 		p.log[p.slot] = e
 		p.inflight++
 		p.env.Broadcast(P2a{Ballot: p.ballot, Slot: p.slot, Commands: cmds})
-		if p.isQuorum(e.acks) {
+		if e.acks.Result() == quorum.Won {
 			p.commitSlot(p.slot, e)
 		}
 	}
@@ -408,8 +415,8 @@ func (p *Paxos) handleP2b(from paxi.ID, m P2b) {
 	if e == nil || e.committed || e.ballot != p.ballot {
 		return
 	}
-	e.acks |= p.bit(from)
-	if p.isQuorum(e.acks) {
+	e.acks.Ack(from)
+	if e.acks.Result() == quorum.Won {
 		p.commitSlot(m.Slot, e)
 	}
 }
@@ -423,7 +430,7 @@ func (p *Paxos) commitSlot(s int64, e *entry) {
 		if id == p.id {
 			continue
 		}
-		if e.acks&p.bit(id) != 0 {
+		if e.acks.Voted(id) {
 			p.env.Send(id, P3{Ballot: p.ballot, Slot: s}) // it holds the value
 		} else {
 			p.env.Send(id, P3{Ballot: p.ballot, Slot: s, Commands: e.cmds})
@@ -527,7 +534,7 @@ func (p *Paxos) handleTick(paxi.ID, tick) {
 			}
 			e.sent = now
 			for _, id := range p.peers {
-				if e.acks&p.bit(id) == 0 {
+				if !e.acks.Voted(id) {
 					p.env.Send(id, P2a{Ballot: p.ballot, Slot: s, Commands: e.cmds})
 				}
 			}
