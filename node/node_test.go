@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,11 +10,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ailidani/paxi-style/client"
+	"github.com/ailidani/paxi-style/internal/clustertest"
 	"github.com/ailidani/paxi-style/node"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/protocols/paxos"
@@ -121,84 +120,12 @@ func TestPutOnOneNodeGetOnAnother(t *testing.T) {
 	}
 }
 
-// load runs clients that write distinct values to a few keys through every
-// live node until stop is closed, and records the writes that were
-// acknowledged.
-type load struct {
-	mu    sync.Mutex
-	acked map[string]map[string]bool // key -> values acknowledged
-	errs  int
-	wg    sync.WaitGroup
-}
-
-func (c *cluster) startLoad(targets []paxi.ID, clients int, stop <-chan struct{}) *load {
-	l := &load{acked: map[string]map[string]bool{}}
-	for i := range clients {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			cl := c.client(targets[i%len(targets)], fmt.Sprintf("w%d", i))
-			for j := 0; ; j++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				key := fmt.Sprint("k", j%5)
-				val := fmt.Sprintf("w%d-%d", i, j)
-				_, err := cl.Put(context.Background(), key, []byte(val))
-				l.mu.Lock()
-				if err == nil {
-					if l.acked[key] == nil {
-						l.acked[key] = map[string]bool{}
-					}
-					l.acked[key][val] = true
-				} else {
-					l.errs++
-				}
-				l.mu.Unlock()
-			}
-		}()
+func (c *cluster) urls(ids []paxi.ID) []string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, c.cfg.HTTPAddrs[id])
 	}
-	return l
-}
-
-// checkAcked verifies that every acknowledged write is in every live node's
-// history, and that the live nodes' histories are identical.
-func (c *cluster) checkAcked(t *testing.T, live []paxi.ID, l *load) {
-	t.Helper()
-	ctx := context.Background()
-	// Followers learn the last commits from the next heartbeats.
-	time.Sleep(300 * time.Millisecond)
-	total := 0
-	for key, vals := range l.acked {
-		var ref []string
-		for i, id := range live {
-			h, err := c.client(id, "").History(ctx, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, v := range h {
-				got = append(got, string(v))
-			}
-			if i == 0 {
-				ref = got
-			} else if !slices.Equal(got, ref) {
-				t.Errorf("key %s: node %v history differs from node %v:\n%v\n%v", key, id, live[0], got, ref)
-			}
-			for v := range vals {
-				if !slices.Contains(got, v) {
-					t.Errorf("key %s: acknowledged write %q missing at node %v", key, v, id)
-				}
-			}
-		}
-		total += len(vals)
-	}
-	t.Logf("%d acknowledged writes, %d failed requests; all present in the same order on %v", total, l.errs, live)
-	if total == 0 {
-		t.Fatal("no write was acknowledged")
-	}
+	return out
 }
 
 func others(ids []paxi.ID, not paxi.ID) []paxi.ID {
@@ -212,23 +139,18 @@ func TestLeaderKilledMidLoad(t *testing.T) {
 	c := startCluster(t, 3)
 	old := c.leader(t, c.cfg.IDs())
 	live := others(c.cfg.IDs(), old)
-	stop := make(chan struct{})
-	l := c.startLoad(c.cfg.IDs(), 6, stop)
+	l := clustertest.StartLoad(c.urls(c.cfg.IDs()), 6, 5)
 	time.Sleep(300 * time.Millisecond)
 	c.nodes[old].Close()
 	newLeader := c.leader(t, live)
-	before := len(l.acked)
+	before := l.Acked()
 	time.Sleep(700 * time.Millisecond)
-	close(stop)
-	l.wg.Wait()
+	l.Stop()
 	t.Logf("leader %v killed; new leader %v", old, newLeader)
-	// The survivors kept serving after the kill.
-	r, err := c.client(live[0], "after").Put(context.Background(), "after", []byte("x"))
-	if err != nil {
-		t.Fatalf("write after failover: %v (%+v)", err, r)
+	if l.Acked() <= before {
+		t.Fatalf("no write acknowledged after the new leader took over (%d before, %d after)", before, l.Acked())
 	}
-	_ = before
-	c.checkAcked(t, live, l)
+	clustertest.CheckAcked(t, c.urls(live), l)
 }
 
 // The same through the fault-injection endpoint: /crash isolates the leader
@@ -238,8 +160,7 @@ func TestLeaderCrashEndpoint(t *testing.T) {
 	c := startCluster(t, 3)
 	old := c.leader(t, c.cfg.IDs())
 	live := others(c.cfg.IDs(), old)
-	stop := make(chan struct{})
-	l := c.startLoad(live, 4, stop)
+	l := clustertest.StartLoad(c.urls(live), 4, 5)
 	time.Sleep(200 * time.Millisecond)
 	if err := c.client(old, "").Admin(context.Background(), "crash", url.Values{"t": {"2"}}); err != nil {
 		t.Fatal(err)
@@ -249,9 +170,8 @@ func TestLeaderCrashEndpoint(t *testing.T) {
 		t.Fatalf("crashed leader %v still leads", old)
 	}
 	time.Sleep(2500 * time.Millisecond) // the crash ends; the old leader rejoins
-	close(stop)
-	l.wg.Wait()
-	c.checkAcked(t, c.cfg.IDs(), l)
+	l.Stop()
+	clustertest.CheckAcked(t, c.urls(c.cfg.IDs()), l)
 }
 
 func TestRESTErrors(t *testing.T) {
