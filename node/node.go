@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -63,6 +64,7 @@ type Node struct {
 	nextTimer  uint64
 	waiters    map[uint64]*call
 	nextHandle uint64
+	anon       string // client id given to commands without one
 }
 
 // call is a client request waiting for its reply.
@@ -102,6 +104,9 @@ func New(cfg *paxi.Config, id paxi.ID, p paxi.Protocol, opts Options) (*Node, er
 		n.log = NewLogger(cfg.LogLevel)
 	}
 	n.log = n.log.With("node", id.String())
+	// Unique per process incarnation, so a restarted node never reuses the
+	// (client id, command id) pairs of its previous life.
+	n.anon = "@" + id.String() + "/" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	seed := opts.Seed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -189,8 +194,8 @@ func (n *Node) ID() paxi.ID { return n.id }
 func (n *Node) Faults() client.Faults { return n.faults }
 
 // Do submits a command and waits for its reply. A command without a client
-// id is given one ("@" and this node's ID, numbered by request), so that every
-// command the protocols see is named and deduplicated.
+// id is given one ("@", this node's ID and its start time, numbered by
+// request), so that every command the protocols see is named.
 func (n *Node) Do(ctx context.Context, cmd paxi.Command) (paxi.Reply, error) {
 	c := &call{cmd: cmd, at: time.Now(), done: make(chan paxi.Reply, 1)}
 	select {
@@ -293,7 +298,7 @@ func (n *Node) loop() {
 			n.nextHandle++
 			h := n.nextHandle
 			if c.cmd.ClientID == "" {
-				c.cmd.ClientID = "@" + n.id.String()
+				c.cmd.ClientID = n.anon
 				c.cmd.CommandID = h
 			}
 			n.waiters[h] = c

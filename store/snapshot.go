@@ -27,10 +27,12 @@ type SessionResults struct {
 	Commands []SessionResult `json:"commands"`
 }
 
-// SessionResult is one remembered command result.
+// SessionResult is one remembered write: its result and the fingerprint of
+// the command that produced it.
 type SessionResult struct {
-	CommandID uint64 `json:"command_id"`
-	Result    Result `json:"result"`
+	CommandID   uint64 `json:"command_id"`
+	Fingerprint uint64 `json:"fingerprint"`
+	Result      Result `json:"result"`
 }
 
 // Snapshot returns a deep copy of the whole store.
@@ -49,8 +51,9 @@ func (s *Store) Snapshot() Snapshot {
 		sr := SessionResults{ClientID: c}
 		for _, id := range sess.order {
 			r := sess.results[id]
-			r.Value = slices.Clone(r.Value)
-			sr.Commands = append(sr.Commands, SessionResult{CommandID: id, Result: r})
+			res := r.result
+			res.Value = slices.Clone(res.Value)
+			sr.Commands = append(sr.Commands, SessionResult{CommandID: id, Fingerprint: r.sum, Result: res})
 		}
 		snap.Sessions = append(snap.Sessions, sr)
 	}
@@ -81,11 +84,14 @@ func (s *Store) Restore(snap Snapshot) error {
 		if _, dup := sessions[sr.ClientID]; dup {
 			return fmt.Errorf("store: restore: client %q appears twice", sr.ClientID)
 		}
-		sess := &session{results: make(map[uint64]Result, len(sr.Commands))}
+		sess := &session{results: make(map[uint64]remembered, len(sr.Commands))}
 		for _, c := range sr.Commands {
+			if _, dup := sess.results[c.CommandID]; dup {
+				return fmt.Errorf("store: restore: client %q: command %d appears twice", sr.ClientID, c.CommandID)
+			}
 			r := c.Result
 			r.Value = slices.Clone(r.Value)
-			sess.results[c.CommandID] = r
+			sess.results[c.CommandID] = remembered{result: r, sum: c.Fingerprint}
 			sess.order = append(sess.order, c.CommandID)
 		}
 		sessions[sr.ClientID] = sess

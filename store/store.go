@@ -2,15 +2,26 @@ package store
 
 import (
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sort"
 )
 
-// SessionWindow is how many of each client's most recent command ids a store
+// SessionWindow is how many of each client's most recent writes a store
 // remembers for deduplication. Clients such as the original Paxi benchmark
 // issue many commands concurrently under one client id, so ids may be applied
 // out of order: the store keeps the set of recent ids, not a high-water mark.
 const SessionWindow = 1024
+
+// Deduplication rules, chosen so that a client that misuses ids can never be
+// handed a stale answer:
+//   - only writes (Put, Delete) are deduplicated; a read is always executed
+//     afresh, since executing it twice is harmless and a cached answer could
+//     be stale;
+//   - a write is a duplicate only if its client id, command id, operation,
+//     key and value all match a recent write: the original Paxi client
+//     reuses command ids across concurrent requests and across runs, and
+//     those are different commands.
 
 // Version is one entry of a key's history.
 type Version struct {
@@ -25,10 +36,27 @@ type Version struct {
 	CommandID uint64 `json:"command_id,omitempty"`
 }
 
-// session remembers the results of a client's recent commands.
+// session remembers the results of a client's recent writes.
 type session struct {
-	results map[uint64]Result
+	results map[uint64]remembered
 	order   []uint64 // FIFO of ids in results, oldest first
+}
+
+// remembered is the result of a write and a fingerprint of the write.
+type remembered struct {
+	result Result
+	sum    uint64
+}
+
+// fingerprint hashes what a command does, to tell a retry from a different
+// command that reuses an id.
+func fingerprint(c Command) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte{byte(c.Op)})
+	h.Write([]byte(c.Key))
+	h.Write([]byte{0})
+	h.Write(c.Value)
+	return h.Sum64()
 }
 
 // Store is a multi-version key-value store with client sessions. The zero
@@ -44,20 +72,23 @@ func New() *Store {
 	return &Store{keys: make(map[string][]Version), sessions: make(map[string]*session)}
 }
 
-// Apply applies a command and returns its result. A command whose non-empty
-// ClientID and CommandID were applied recently is not applied again: its
-// recorded result is returned with Duplicate set.
+// Apply applies a command and returns its result. A write with a non-empty
+// ClientID that repeats a recent write of that client (same command id, same
+// operation, key and value) is not applied again: the recorded result is
+// returned with Duplicate set.
 func (s *Store) Apply(c Command) Result {
 	var sess *session
-	if c.ClientID != "" {
+	var sum uint64
+	if c.ClientID != "" && c.Op.IsWrite() {
 		sess = s.sessions[c.ClientID]
 		if sess == nil {
-			sess = &session{results: make(map[uint64]Result)}
+			sess = &session{results: make(map[uint64]remembered)}
 			s.sessions[c.ClientID] = sess
 		}
-		if r, ok := sess.results[c.CommandID]; ok {
-			r.Duplicate = true
-			return r
+		sum = fingerprint(c)
+		if r, ok := sess.results[c.CommandID]; ok && r.sum == sum {
+			r.result.Duplicate = true
+			return r.result
 		}
 	}
 	s.applied++
@@ -87,8 +118,10 @@ func (s *Store) Apply(c Command) Result {
 		panic(fmt.Sprintf("store: apply of unknown op %d in %v", c.Op, c))
 	}
 	if sess != nil {
-		sess.results[c.CommandID] = r
-		sess.order = append(sess.order, c.CommandID)
+		if _, reused := sess.results[c.CommandID]; !reused {
+			sess.order = append(sess.order, c.CommandID)
+		}
+		sess.results[c.CommandID] = remembered{result: r, sum: sum}
 		if len(sess.order) > SessionWindow {
 			delete(sess.results, sess.order[0])
 			sess.order = sess.order[1:]

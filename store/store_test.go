@@ -76,10 +76,32 @@ func TestDuplicateCommandAppliedOnce(t *testing.T) {
 	}
 }
 
+// A client that reuses a command id for a different command (the original
+// Paxi client does, across concurrent requests and across runs) gets it
+// executed, and reads are never answered from the session cache.
+func TestReusedIDForDifferentCommandIsExecuted(t *testing.T) {
+	s := store.New()
+	s.Apply(store.Command{Op: store.Put, Key: "k", Value: []byte("1"), ClientID: "c", CommandID: 5})
+	r := s.Apply(store.Command{Op: store.Put, Key: "k", Value: []byte("2"), ClientID: "c", CommandID: 5})
+	if r.Duplicate {
+		t.Fatal("a different write with a reused id was taken for a retry")
+	}
+	s.Apply(store.Command{Op: store.Put, Key: "j", Value: []byte("2"), ClientID: "c", CommandID: 5})
+	g1 := s.Apply(store.Command{Op: store.Get, Key: "k", ClientID: "c", CommandID: 6})
+	s.Apply(store.Command{Op: store.Put, Key: "k", Value: []byte("3"), ClientID: "d", CommandID: 1})
+	g2 := s.Apply(store.Command{Op: store.Get, Key: "k", ClientID: "c", CommandID: 6})
+	if g1.Duplicate || g2.Duplicate || string(g2.Value) != "3" {
+		t.Fatalf("repeated read answered from cache: %+v then %+v", g1, g2)
+	}
+	if n := len(s.History("k")); n != 3 {
+		t.Fatalf("%d versions of k, want 3", n)
+	}
+}
+
 func TestSessionWindowBounded(t *testing.T) {
 	s := store.New()
 	for i := range store.SessionWindow + 10 {
-		s.Apply(store.Command{Op: store.Get, Key: "k", ClientID: "c", CommandID: uint64(i)})
+		s.Apply(store.Command{Op: store.Put, Key: "k", ClientID: "c", CommandID: uint64(i)})
 	}
 	snap := s.Snapshot()
 	if n := len(snap.Sessions[0].Commands); n != store.SessionWindow {
@@ -105,7 +127,7 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatal("restored store differs")
 	}
 	// Deduplication state survives the snapshot.
-	if res := r.Apply(store.Command{Op: store.Put, Key: "0", ClientID: "c", CommandID: 3}); !res.Duplicate {
+	if res := r.Apply(store.Command{Op: store.Put, Key: "0", Value: []byte("3"), ClientID: "c", CommandID: 3}); !res.Duplicate {
 		t.Fatal("restored store forgot the client session")
 	}
 	b2, _ := s.MarshalBinary()
