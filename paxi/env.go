@@ -84,4 +84,18 @@ type Protocol struct {
 	Messages []Message
 	// Validate checks the protocol's own configuration rules (nil: none).
 	Validate func(*Config) error
+	// Recover, if set, recreates a replica after a crash from the state
+	// its predecessor's Durable method returned: the crash-recovery model.
+	// Protocols without it are crash-stop; a simulated crash then only
+	// pauses them.
+	Recover func(env Env, durable any) (Replica, error)
+}
+
+// Durable is implemented by replicas that keep part of their state on
+// stable storage, e.g. a Paxos acceptor's promised ballot and accepted log.
+// Durable returns a deep copy of that state as it would be on disk now; the
+// drivers assume every handler persists before its messages leave, so the
+// copy taken at a crash is what survives it.
+type Durable interface {
+	Durable() any
 }

@@ -11,94 +11,99 @@ import (
 	"github.com/ailidani/paxi-style/store"
 )
 
-// Options set the simulated network.
-type Options struct {
-	// Seed determines every random choice of the run.
-	Seed uint64
-	// DelayMin and DelayMax bound the one-way delay of a message, drawn
-	// uniformly.
-	DelayMin, DelayMax time.Duration
-	// Loss is the probability that a message is lost.
-	Loss float64
-	// Logger receives the replicas' logs; nil discards them.
-	Logger *slog.Logger
-}
-
-// DefaultOptions is a reliable LAN: 100 to 500 µs one-way, no loss.
-func DefaultOptions(seed uint64) Options {
-	return Options{Seed: seed, DelayMin: 100 * time.Microsecond, DelayMax: 500 * time.Microsecond}
-}
-
 // Epoch is the virtual time at which every simulation starts.
 var Epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Cluster is a simulated cluster.
+// Cluster is a simulated cluster: the replicas, the network between them
+// and the virtual clock. Everything random is drawn from Options.Seed.
 type Cluster struct {
-	cfg   *paxi.Config
-	opts  Options
-	ids   []paxi.ID
-	nodes map[paxi.ID]*node
-	queue events
-	now   time.Time
-	seq   uint64
-	rng   *rand.Rand
+	cfg      *paxi.Config
+	protocol paxi.Protocol
+	net      Network
+	ids      []paxi.ID
+	nodes    map[paxi.ID]*node
+	queue    events
+	now      time.Time
+	seq      uint64
+	rng      *rand.Rand // the network's and the fault process's randomness
+	logger   *slog.Logger
+	links    links
+	healed   uint64 // number of Heal calls, to cancel the undo of healed faults
 
 	// Filter, if set, is asked about every message between two nodes; a
 	// message for which it returns false is dropped. Tests use it to cut
 	// links or lose chosen messages.
 	Filter func(from, to paxi.ID, m paxi.Message) bool
-	// Trace, if set, is called for every event delivered, in order.
+	// Trace, if set, is called for every message and timer delivered, in
+	// order.
 	Trace func(at time.Duration, from, to paxi.ID, m paxi.Message)
 
 	replies    map[uint64]paxi.Reply
+	onReply    func(h uint64, r paxi.Reply)
 	nextHandle uint64
-	delivered  uint64
+	stats      Stats
+}
+
+// Stats counts what a simulation did.
+type Stats struct {
+	// Events is the number of events processed (messages, timers, client
+	// and fault events).
+	Events uint64
+	// Messages is the number of messages delivered to replicas; Dropped
+	// were lost by the network or to a down node; Duplicated were copied.
+	Messages, Dropped, Duplicated uint64
+	// Crashes and Restarts count node crashes and recoveries.
+	Crashes, Restarts uint64
 }
 
 type node struct {
 	c       *Cluster
 	id      paxi.ID
+	index   int
 	replica paxi.Replica
 	store   *store.Store
 	rng     *rand.Rand
 	log     *slog.Logger
-	down    bool
-	held    []*event // timers that fired while down, re-armed on resume
+	down    bool     // receives nothing: paused, or crashed
+	crashed bool     // lost its volatile state; comes back through Recover
+	durable any      // what Durable returned at the crash
+	held    []*event // timers that fired while paused, re-armed on resume
 	timers  map[paxi.TimerID]bool
-	next    paxi.TimerID
+	next    paxi.TimerID // never reset, so a timer of a past life never matches
 }
 
-// New builds a cluster of cfg's nodes running protocol p.
-func New(cfg *paxi.Config, p paxi.Protocol, opts Options) (*Cluster, error) {
-	if opts.DelayMax < opts.DelayMin {
-		return nil, fmt.Errorf("sim: DelayMax %v below DelayMin %v", opts.DelayMax, opts.DelayMin)
+// New builds a cluster of cfg's nodes running protocol p on the network
+// described by net.
+func New(cfg *paxi.Config, p paxi.Protocol, net Network) (*Cluster, error) {
+	if err := net.Validate(cfg); err != nil {
+		return nil, err
 	}
-	if opts.Loss < 0 || opts.Loss > 1 {
-		return nil, fmt.Errorf("sim: Loss = %g: must be in [0,1]", opts.Loss)
-	}
-	logger := opts.Logger
+	logger := net.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Cluster{
-		cfg:     cfg,
-		opts:    opts,
-		ids:     cfg.IDs(),
-		nodes:   make(map[paxi.ID]*node),
-		now:     Epoch,
-		rng:     rand.New(rand.NewPCG(opts.Seed, 0x5eed)),
-		replies: make(map[uint64]paxi.Reply),
+		cfg:      cfg,
+		protocol: p,
+		net:      net,
+		ids:      cfg.IDs(),
+		nodes:    make(map[paxi.ID]*node),
+		now:      Epoch,
+		rng:      rand.New(rand.NewPCG(net.Seed, 0x5eed)),
+		logger:   logger,
+		replies:  make(map[uint64]paxi.Reply),
 	}
+	c.links = newLinks(c.ids)
 	for i, id := range c.ids {
-		n := &node{
+		c.nodes[id] = &node{
 			c:      c,
 			id:     id,
+			index:  i,
 			store:  store.New(),
-			rng:    rand.New(rand.NewPCG(opts.Seed, uint64(i)+1)),
+			rng:    rand.New(rand.NewPCG(net.Seed, uint64(i)+1)),
 			log:    logger.With("node", id.String()),
 			timers: make(map[paxi.TimerID]bool),
 		}
-		c.nodes[id] = n
 	}
 	for _, id := range c.ids {
 		n := c.nodes[id]
@@ -123,14 +128,26 @@ func (c *Cluster) Store(id paxi.ID) *store.Store { return c.nodes[id].store }
 // IDs returns the nodes, sorted.
 func (c *Cluster) IDs() []paxi.ID { return c.ids }
 
-// Delivered returns how many events have been delivered.
-func (c *Cluster) Delivered() uint64 { return c.delivered }
+// Config returns the cluster's configuration.
+func (c *Cluster) Config() *paxi.Config { return c.cfg }
 
-// SetDown stops (true) or resumes (false) a node: a down node receives no
+// Stats returns what the simulation did so far.
+func (c *Cluster) Stats() Stats { return c.stats }
+
+// Delivered returns how many messages and timers were delivered.
+func (c *Cluster) Delivered() uint64 { return c.stats.Messages }
+
+// Down reports whether a node is paused or crashed.
+func (c *Cluster) Down(id paxi.ID) bool { return c.nodes[id].down }
+
+// SetDown pauses (true) or resumes (false) a node: a paused node receives no
 // message, its timers wait until it resumes, and it keeps its state. It
-// models a paused process or an isolated host.
+// models a stopped process or an isolated host.
 func (c *Cluster) SetDown(id paxi.ID, down bool) {
 	n := c.nodes[id]
+	if n.crashed {
+		panic(fmt.Sprintf("sim: SetDown(%v) on a crashed node: use Restart", id))
+	}
 	n.down = down
 	if !down {
 		for _, e := range n.held {
@@ -140,8 +157,52 @@ func (c *Cluster) SetDown(id paxi.ID, down bool) {
 	}
 }
 
+// Crash crashes a node. If the protocol supports recovery (paxi.Durable and
+// Protocol.Recover) the node loses everything but its durable state, and
+// its timers; otherwise it is paused. Restart brings it back.
+func (c *Cluster) Crash(id paxi.ID) {
+	n := c.nodes[id]
+	if n.down {
+		return
+	}
+	c.stats.Crashes++
+	d, ok := n.replica.(paxi.Durable)
+	if !ok || c.protocol.Recover == nil {
+		c.SetDown(id, true)
+		return
+	}
+	n.durable = d.Durable()
+	n.down, n.crashed = true, true
+	n.replica = nil
+	n.held = nil
+	clear(n.timers)
+}
+
+// Restart brings back a crashed or paused node. A crashed node is rebuilt
+// by Protocol.Recover from its durable state, with an empty store that the
+// protocol refills.
+func (c *Cluster) Restart(id paxi.ID) error {
+	n := c.nodes[id]
+	if !n.down {
+		return nil
+	}
+	c.stats.Restarts++
+	if !n.crashed {
+		c.SetDown(id, false)
+		return nil
+	}
+	n.store = store.New()
+	n.down, n.crashed = false, false
+	r, err := c.protocol.Recover(n, n.durable)
+	if err != nil {
+		return fmt.Errorf("sim: recover %v: %w", id, err)
+	}
+	n.replica, n.durable = r, nil
+	return nil
+}
+
 // Submit hands a client command to node at, as its REST API would, and
-// returns a handle for Reply.
+// returns a handle for Reply. A command without a client id gets one.
 func (c *Cluster) Submit(at paxi.ID, cmd paxi.Command) uint64 {
 	c.nextHandle++
 	h := c.nextHandle
@@ -158,17 +219,24 @@ func (c *Cluster) Reply(h uint64) (paxi.Reply, bool) {
 	return r, ok
 }
 
-// Step delivers the next event. It returns false when there is none.
+// Step processes the next event. It returns false when there is none.
 func (c *Cluster) Step() bool {
 	if len(c.queue) == 0 {
 		return false
 	}
 	e := heap.Pop(&c.queue).(*event)
 	c.now = e.at
+	c.stats.Events++
+	if e.fn != nil {
+		e.fn()
+		return true
+	}
 	n := c.nodes[e.to]
 	if n.down {
-		if e.timer != 0 {
+		if e.timer != 0 && !n.crashed {
 			n.held = append(n.held, e)
+		} else if e.timer == 0 {
+			c.stats.Dropped++
 		}
 		return true
 	}
@@ -178,12 +246,17 @@ func (c *Cluster) Step() bool {
 		}
 		delete(n.timers, e.timer)
 	}
-	c.delivered++
+	c.stats.Messages++
 	if c.Trace != nil {
 		c.Trace(c.Now(), e.from, e.to, e.msg)
 	}
 	if r, ok := e.msg.(paxi.Reply); ok {
-		c.replies[r.Handle] = r
+		if _, dup := c.replies[r.Handle]; !dup {
+			c.replies[r.Handle] = r
+			if c.onReply != nil {
+				c.onReply(r.Handle, r)
+			}
+		}
 		return true
 	}
 	if err := n.replica.Step(e.from, e.msg); err != nil {
@@ -192,7 +265,7 @@ func (c *Cluster) Step() bool {
 	return true
 }
 
-// RunFor delivers events for d of virtual time.
+// RunFor processes events for d of virtual time.
 func (c *Cluster) RunFor(d time.Duration) {
 	end := c.now.Add(d)
 	for len(c.queue) > 0 && !c.queue[0].at.After(end) {
@@ -201,7 +274,7 @@ func (c *Cluster) RunFor(d time.Duration) {
 	c.now = end
 }
 
-// RunUntil delivers events until cond holds, checking after each event, or
+// RunUntil processes events until cond holds, checking after each event, or
 // until limit of virtual time has passed. It reports whether cond held.
 func (c *Cluster) RunUntil(cond func() bool, limit time.Duration) bool {
 	end := c.now.Add(limit)
@@ -213,6 +286,13 @@ func (c *Cluster) RunUntil(cond func() bool, limit time.Duration) bool {
 		c.Step()
 	}
 	return true
+}
+
+// After runs f at virtual time Now()+d, between events. Drivers use it for
+// clients and faults.
+func (c *Cluster) After(d time.Duration, f func()) {
+	c.seq++
+	heap.Push(&c.queue, &event{at: c.now.Add(d), seq: c.seq, fn: f})
 }
 
 func (c *Cluster) push(at time.Time, from, to paxi.ID, m paxi.Message, timer paxi.TimerID) {
@@ -230,16 +310,21 @@ func (c *Cluster) transmit(from, to paxi.ID, m paxi.Message) {
 		return
 	}
 	if c.Filter != nil && !c.Filter(from, to, m) {
+		c.stats.Dropped++
 		return
 	}
-	if c.opts.Loss > 0 && c.rng.Float64() < c.opts.Loss {
+	d, ok := c.delay(from, to)
+	if !ok {
+		c.stats.Dropped++
 		return
-	}
-	d := c.opts.DelayMin
-	if span := c.opts.DelayMax - c.opts.DelayMin; span > 0 {
-		d += time.Duration(c.rng.Int64N(int64(span) + 1))
 	}
 	c.push(c.now.Add(d), from, to, m, 0)
+	if c.net.Duplicate > 0 && c.rng.Float64() < c.net.Duplicate {
+		if d2, ok := c.delay(from, to); ok {
+			c.stats.Duplicated++
+			c.push(c.now.Add(d2), from, to, m, 0)
+		}
+	}
 }
 
 type event struct {
@@ -248,6 +333,7 @@ type event struct {
 	from, to paxi.ID
 	msg      paxi.Message
 	timer    paxi.TimerID
+	fn       func() // a driver event (client, fault), not a message
 }
 
 type events []*event
@@ -264,6 +350,7 @@ func (q *events) Push(x any)   { *q = append(*q, x.(*event)) }
 func (q *events) Pop() any {
 	old := *q
 	e := old[len(old)-1]
+	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return e
 }

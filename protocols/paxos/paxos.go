@@ -13,7 +13,7 @@ import (
 
 // Protocol is the protocol-table entry for Multi-Paxos.
 func Protocol() paxi.Protocol {
-	return paxi.Protocol{Name: "paxos", New: New, Messages: Messages}
+	return paxi.Protocol{Name: "paxos", New: New, Recover: Recover, Messages: Messages}
 }
 
 // entry is the replica's state for one log slot.

@@ -22,7 +22,7 @@ func config(n int) *paxi.Config {
 	return cfg
 }
 
-func newCluster(t *testing.T, n int, opts sim.Options) *sim.Cluster {
+func newCluster(t *testing.T, n int, opts sim.Network) *sim.Cluster {
 	t.Helper()
 	c, err := sim.New(config(n), paxos.Protocol(), opts)
 	if err != nil {
