@@ -258,4 +258,3 @@ func converged(c *Cluster) error {
 	}
 	return nil
 }
-

@@ -224,6 +224,10 @@ func FuzzUnmarshal(f *testing.F) {
 			if !errors.Is(err, transport.ErrBadMessage) {
 				t.Fatalf("error does not wrap ErrBadMessage: %v", err)
 			}
+			if strings.Contains(err.Error(), "panic") {
+				// Recovered, but checkMsgpack should have caught it.
+				t.Fatalf("decoder panicked: %v", err)
+			}
 			return
 		}
 		_ = m.String()
