@@ -121,6 +121,11 @@ func New(cfg *paxi.Config, id paxi.ID, p paxi.Protocol, opts Options) (*Node, er
 		return nil, fmt.Errorf("node %v: transport: %w", id, err)
 	}
 	n.faults = transport.NewFaulty(tr, id, seed)
+	for _, peer := range n.peers {
+		if d := cfg.OneWay(id, peer); d > 0 && peer != id {
+			n.faults.SetLatency(peer, d)
+		}
+	}
 
 	n.httpLn = opts.HTTPListener
 	if n.httpLn == nil {

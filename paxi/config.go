@@ -73,6 +73,10 @@ type Config struct {
 	// LogLevel is the nodes' log level: "debug", "info", "warn" or "error".
 	LogLevel string `json:"log_level"`
 
+	// WAN, if set, delays every message by half the round-trip time between
+	// the zones of its sender and receiver (see WAN).
+	WAN *WAN `json:"wan,omitempty"`
+
 	// Benchmark is the load the benchmarker generates.
 	Benchmark benchmark.Config `json:"benchmark"`
 }
@@ -236,6 +240,9 @@ func (c *Config) Validate() error {
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		bad("log_level = %q: must be debug, info, warn or error", c.LogLevel)
 	}
+	if c.WAN != nil {
+		errs = append(errs, c.WAN.validate(c.Zones())...)
+	}
 	if err := c.Benchmark.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -309,6 +316,14 @@ func (c *Config) Clone() *Config {
 	d.HTTPAddrs = make(map[ID]string, len(c.HTTPAddrs))
 	for k, v := range c.HTTPAddrs {
 		d.HTTPAddrs[k] = v
+	}
+	if c.WAN != nil {
+		w := *c.WAN
+		w.RTT = nil
+		for _, row := range c.WAN.RTT {
+			w.RTT = append(w.RTT, append([]Duration(nil), row...))
+		}
+		d.WAN = &w
 	}
 	return &d
 }

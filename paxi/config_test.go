@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ailidani/paxi-style/paxi"
 )
@@ -114,5 +115,46 @@ func TestZones(t *testing.T) {
 	}
 	if c.N() != 7 {
 		t.Errorf("N = %d", c.N())
+	}
+}
+
+func TestWANValidation(t *testing.T) {
+	ms := func(v int) paxi.Duration { return paxi.Duration(time.Duration(v) * time.Millisecond) }
+	tests := []struct {
+		name string
+		wan  *paxi.WAN
+		want string
+	}{
+		{"preset", &paxi.WAN{Preset: "aws5"}, ""},
+		{"unknown preset", &paxi.WAN{Preset: "mars"}, `wan.preset = "mars": unknown`},
+		{"empty", &paxi.WAN{}, "give a preset"},
+		{"both", &paxi.WAN{Preset: "aws5", RTT: [][]paxi.Duration{{0}}}, "either preset or rtt"},
+		{"not square", &paxi.WAN{RTT: [][]paxi.Duration{{0, ms(5)}, {ms(5)}}}, "must be square"},
+		{"asymmetric", &paxi.WAN{RTT: [][]paxi.Duration{{0, ms(5)}, {ms(6), 0}}}, "must be symmetric"},
+		{"too few zones", &paxi.WAN{RTT: [][]paxi.Duration{{0}}}, "zone 3 is used but the matrix covers zones 1-1"},
+	}
+	for _, tt := range tests {
+		c := paxi.DefaultConfig()
+		c.SetLocal(3, 3, 1735, 8081)
+		c.WAN = tt.wan
+		err := c.Validate()
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tt.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	c := paxi.DefaultConfig()
+	c.SetLocal(5, 5, 1735, 8081)
+	c.WAN = &paxi.WAN{Preset: "aws5"}
+	if got := c.OneWay(paxi.MustID("1.1"), paxi.MustID("5.1")); got != 72500*time.Microsecond {
+		t.Errorf("Virginia to Japan one way = %v, want 72.5ms", got)
+	}
+	if c.Clone().OneWay(paxi.MustID("4.1"), paxi.MustID("5.1")) != 100*time.Millisecond {
+		t.Error("clone lost the WAN section")
 	}
 }

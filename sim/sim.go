@@ -75,6 +75,9 @@ type node struct {
 // New builds a cluster of cfg's nodes running protocol p on the network
 // described by net.
 func New(cfg *paxi.Config, p paxi.Protocol, net Network) (*Cluster, error) {
+	if net.WAN == nil {
+		net.WAN = cfg.WAN.Matrix() // the configuration's WAN emulation, if any
+	}
 	if err := net.Validate(cfg); err != nil {
 		return nil, err
 	}
