@@ -93,9 +93,12 @@ type Protocol struct {
 
 // Durable is implemented by replicas that keep part of their state on
 // stable storage, e.g. a Paxos acceptor's promised ballot and accepted log.
-// Durable returns a deep copy of that state as it would be on disk now; the
-// drivers assume every handler persists before its messages leave, so the
-// copy taken at a crash is what survives it.
+// Durable returns that state as it would be on disk now; the drivers assume
+// every handler persists before its messages leave, so what Durable returns
+// at a crash is what survives it. The crashed replica is discarded right
+// after the call, so it may hand over its own data structures. The store
+// (Env.Store) is durable too: the restarted replica finds it as it was, and
+// its durable state must say how far the store has applied.
 type Durable interface {
 	Durable() any
 }

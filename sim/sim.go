@@ -182,8 +182,8 @@ func (c *Cluster) Crash(id paxi.ID) {
 }
 
 // Restart brings back a crashed or paused node. A crashed node is rebuilt
-// by Protocol.Recover from its durable state, with an empty store that the
-// protocol refills.
+// by Protocol.Recover from its durable state. Its store survives the crash:
+// the state machine is durable, applied as far as the durable state says.
 func (c *Cluster) Restart(id paxi.ID) error {
 	n := c.nodes[id]
 	if !n.down {
@@ -194,7 +194,6 @@ func (c *Cluster) Restart(id paxi.ID) error {
 		c.SetDown(id, false)
 		return nil
 	}
-	n.store = store.New()
 	n.down, n.crashed = false, false
 	r, err := c.protocol.Recover(n, n.durable)
 	if err != nil {

@@ -2,32 +2,29 @@ package paxos
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/ailidani/paxi-style/paxi"
 )
 
-// durableState is what a Paxos acceptor keeps on stable storage: its
-// promise and the values it accepted (and knows committed). Everything else
-// (leadership, queued requests, the store) is rebuilt after a restart: the
-// store by re-executing the committed prefix of the log.
+// durableState is what a Paxos replica keeps on stable storage: its
+// promise, the values it accepted (and knows committed), and how far it has
+// applied the log to the store, which is durable too. Leadership, queued
+// requests and timers are lost in a crash.
 type durableState struct {
-	Ballot paxi.Ballot
-	Log    []Entry
+	ballot  paxi.Ballot
+	log     slotLog
+	slot    int64
+	execute int64
 }
 
-// Durable implements paxi.Durable.
+// Durable implements paxi.Durable. The replica is discarded after a crash,
+// so it hands over its log instead of copying it.
 func (p *Paxos) Durable() any {
-	st := durableState{Ballot: p.ballot}
-	for s := int64(0); s <= p.slot; s++ {
-		if e := p.log[s]; e != nil {
-			st.Log = append(st.Log, Entry{Slot: s, Ballot: e.ballot, Commands: slices.Clone(e.cmds), Committed: e.committed})
-		}
-	}
-	return st
+	return durableState{ballot: p.ballot, log: p.log, slot: p.slot, execute: p.execute}
 }
 
-// Recover recreates a replica from its durable state after a crash.
+// Recover recreates a replica after a crash from its durable state; the
+// store in env is the one it had applied up to that state's execute.
 func Recover(env paxi.Env, durable any) (paxi.Replica, error) {
 	st, ok := durable.(durableState)
 	if !ok {
@@ -38,11 +35,8 @@ func Recover(env paxi.Env, durable any) (paxi.Replica, error) {
 		return nil, err
 	}
 	p := r.(*Paxos)
-	p.ballot = st.Ballot
-	for _, e := range st.Log {
-		p.log[e.Slot] = &entry{ballot: e.Ballot, cmds: e.Commands, committed: e.Committed}
-		p.slot = max(p.slot, e.Slot)
-	}
+	p.ballot, p.log, p.slot, p.execute = st.ballot, st.log, st.slot, st.execute
+	p.commit = p.execute
 	p.exec()
 	return p, nil
 }

@@ -54,7 +54,7 @@ type Paxos struct {
 
 	ballot  paxi.Ballot // highest ballot seen; promised to it
 	active  bool        // ballot is mine and its phase 1 completed
-	log     map[int64]*entry
+	log     slotLog
 	slot    int64 // highest slot known (-1: none)
 	execute int64 // next slot to apply; every slot below is applied
 	commit  int64 // leader: every slot below is committed here
@@ -89,7 +89,6 @@ func NewWithQuorums(env paxi.Env, q quorum.Pair) (*Paxos, error) {
 		id:      env.ID(),
 		peers:   env.Peers(),
 		quorum:  q,
-		log:     make(map[int64]*entry),
 		slot:    -1,
 		waiting: make(map[cmdKey]*waiting),
 	}
@@ -257,7 +256,7 @@ func (p *Paxos) handleP1a(from paxi.ID, m P1a) {
 	reply := P1b{Ballot: p.ballot, Slot: p.slot}
 	if m.Ballot == p.ballot {
 		for s := max(m.Execute, 0); s <= p.slot; s++ {
-			if e := p.log[s]; e != nil {
+			if e := p.log.at(s); e != nil {
 				reply.Log = append(reply.Log, Entry{Slot: s, Ballot: e.ballot, Commands: e.cmds, Committed: e.committed})
 			}
 		}
@@ -273,10 +272,14 @@ func (p *Paxos) handleP1b(from paxi.ID, m P1b) {
 	if m.Ballot < p.ballot || p.active || p.ballot.ID() != p.id {
 		return // stale
 	}
+	if !p.log.valid(m.Slot) || slices.ContainsFunc(m.Log, func(e Entry) bool { return !p.log.valid(e.Slot) || e.Slot < 0 }) {
+		p.env.Logger().Warn("P1b with slots out of range ignored", "from", from, "slot", m.Slot)
+		return
+	}
 	p.slot = max(p.slot, m.Slot)
 	for _, r := range m.Log {
 		p.slot = max(p.slot, r.Slot)
-		e := p.log[r.Slot]
+		e := p.log.at(r.Slot)
 		switch {
 		case e != nil && e.committed:
 			p.checkSame(r.Slot, e.cmds, r.Commands, from)
@@ -302,10 +305,10 @@ func (p *Paxos) becomeLeader() {
 	p.env.Logger().Info("leader", "ballot", p.ballot, "execute", p.execute, "slot", p.slot)
 	now := p.env.Now()
 	for s := p.execute; s <= p.slot; s++ {
-		e := p.log[s]
+		e := p.log.at(s)
 		if e == nil {
 			e = &entry{cmds: []paxi.Command{{Op: paxi.Noop}}}
-			p.log[s] = e
+			p.log.set(s, e)
 		}
 		if e.committed {
 			p.env.Broadcast(P3{Ballot: p.ballot, Slot: s, Commands: e.cmds})
@@ -340,7 +343,7 @@ func (p *Paxos) propose() {
 		}
 		p.slot++
 		e := &entry{ballot: p.ballot, cmds: cmds, acks: p.newQ2(), sent: p.env.Now()}
-		p.log[p.slot] = e
+		p.log.set(p.slot, e)
 		p.inflight++
 		p.env.Broadcast(P2a{Ballot: p.ballot, Slot: p.slot, Commands: cmds})
 		if e.acks.Result() == quorum.Won {
@@ -351,9 +354,9 @@ func (p *Paxos) propose() {
 
 // accept records that this node accepted cmds in slot s at ballot b.
 func (p *Paxos) accept(s int64, b paxi.Ballot, cmds []paxi.Command) {
-	e := p.log[s]
+	e := p.log.at(s)
 	if e == nil {
-		p.log[s] = &entry{ballot: b, cmds: cmds}
+		p.log.set(s, &entry{ballot: b, cmds: cmds})
 		return
 	}
 	if e.committed {
@@ -364,10 +367,10 @@ func (p *Paxos) accept(s int64, b paxi.Ballot, cmds []paxi.Command) {
 
 // learn marks slot s committed with cmds.
 func (p *Paxos) learn(s int64, b paxi.Ballot, cmds []paxi.Command) {
-	e := p.log[s]
+	e := p.log.at(s)
 	if e == nil {
 		e = &entry{}
-		p.log[s] = e
+		p.log.set(s, e)
 	} else if e.committed {
 		p.checkSame(s, e.cmds, cmds, 0)
 		return
@@ -388,6 +391,10 @@ func sameCommands(a, b []paxi.Command) bool {
 }
 
 func (p *Paxos) handleP2a(from paxi.ID, m P2a) {
+	if m.Slot < 0 || !p.log.valid(m.Slot) {
+		p.env.Logger().Warn("P2a with slot out of range ignored", "from", from, "slot", m.Slot)
+		return
+	}
 	if m.Ballot < p.ballot {
 		p.env.Send(from, P2b{Ballot: p.ballot, Slot: m.Slot}) // reject
 		return
@@ -397,7 +404,7 @@ func (p *Paxos) handleP2a(from paxi.ID, m P2a) {
 	}
 	p.heard = p.env.Now()
 	p.slot = max(p.slot, m.Slot)
-	if e := p.log[m.Slot]; e == nil || !e.committed {
+	if e := p.log.at(m.Slot); e == nil || !e.committed {
 		p.accept(m.Slot, m.Ballot, m.Commands)
 	}
 	p.env.Send(from, P2b{Ballot: p.ballot, Slot: m.Slot})
@@ -411,7 +418,7 @@ func (p *Paxos) handleP2b(from paxi.ID, m P2b) {
 	if m.Ballot < p.ballot || !p.active {
 		return
 	}
-	e := p.log[m.Slot]
+	e := p.log.at(m.Slot)
 	if e == nil || e.committed || e.ballot != p.ballot {
 		return
 	}
@@ -443,7 +450,7 @@ func (p *Paxos) commitSlot(s int64, e *entry) {
 
 func (p *Paxos) advanceCommit() {
 	for {
-		e := p.log[p.commit]
+		e := p.log.at(p.commit)
 		if e == nil || !e.committed {
 			return
 		}
@@ -452,6 +459,10 @@ func (p *Paxos) advanceCommit() {
 }
 
 func (p *Paxos) handleP3(from paxi.ID, m P3) {
+	if m.Slot < 0 || !p.log.valid(m.Slot) {
+		p.env.Logger().Warn("P3 with slot out of range ignored", "from", from, "slot", m.Slot)
+		return
+	}
 	if m.Ballot > p.ballot {
 		p.stepDown(m.Ballot)
 	}
@@ -459,7 +470,7 @@ func (p *Paxos) handleP3(from paxi.ID, m P3) {
 		p.heard = p.env.Now()
 	}
 	p.slot = max(p.slot, m.Slot)
-	e := p.log[m.Slot]
+	e := p.log.at(m.Slot)
 	switch {
 	case len(m.Commands) > 0:
 		p.learn(m.Slot, m.Ballot, m.Commands)
@@ -477,6 +488,10 @@ func (p *Paxos) handleHeartbeat(from paxi.ID, m Heartbeat) {
 	if m.Ballot < p.ballot {
 		return
 	}
+	if !p.log.valid(m.Slot) || m.Commit > m.Slot+1 {
+		p.env.Logger().Warn("Heartbeat with slots out of range ignored", "from", from, "slot", m.Slot, "commit", m.Commit)
+		return
+	}
 	if m.Ballot > p.ballot {
 		p.stepDown(m.Ballot)
 	}
@@ -487,7 +502,7 @@ func (p *Paxos) handleHeartbeat(from paxi.ID, m Heartbeat) {
 	// is the chosen one. Anything else must be fetched.
 	missing := int64(-1)
 	for s := p.execute; s < m.Commit; s++ {
-		e := p.log[s]
+		e := p.log.at(s)
 		switch {
 		case e != nil && e.committed:
 		case e != nil && e.ballot == m.Ballot:
@@ -509,7 +524,7 @@ const maxCatchUp = 1024
 func (p *Paxos) handleCatchUp(from paxi.ID, m CatchUp) {
 	sent := 0
 	for s := max(m.From, 0); s <= m.To && sent < maxCatchUp; s++ {
-		if e := p.log[s]; e != nil && e.committed {
+		if e := p.log.at(s); e != nil && e.committed {
 			p.env.Send(from, P3{Ballot: e.ballot, Slot: s, Commands: e.cmds})
 			sent++
 		}
@@ -528,7 +543,7 @@ func (p *Paxos) handleTick(paxi.ID, tick) {
 		p.env.Broadcast(Heartbeat{Ballot: p.ballot, Slot: p.slot, Commit: p.commit})
 		retry := time.Duration(p.cfg.ElectionTimeout) / 2
 		for s := p.commit; s <= p.slot; s++ {
-			e := p.log[s]
+			e := p.log.at(s)
 			if e == nil || e.committed || now.Sub(e.sent) < retry {
 				continue
 			}
@@ -565,7 +580,7 @@ func (p *Paxos) resendStale(now time.Time) {
 // requests this node holds.
 func (p *Paxos) exec() {
 	for {
-		e := p.log[p.execute]
+		e := p.log.at(p.execute)
 		if e == nil || !e.committed {
 			return
 		}
