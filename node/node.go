@@ -103,6 +103,7 @@ func New(cfg *paxi.Config, id paxi.ID, p paxi.Protocol, opts Options) (*Node, er
 	if n.log == nil {
 		n.log = NewLogger(cfg.LogLevel)
 	}
+	base := n.log // the transport adds its own node attribute
 	n.log = n.log.With("node", id.String())
 	// Unique per process incarnation, so a restarted node never reuses the
 	// (client id, command id) pairs of its previous life.
@@ -115,7 +116,7 @@ func New(cfg *paxi.Config, id paxi.ID, p paxi.Protocol, opts Options) (*Node, er
 
 	codec := transport.NewCodec(p.Messages...)
 	tr, err := transport.New(cfg, id, codec, opts.ChanNet, transport.Options{
-		QueueSize: cfg.QueueSize, Logger: n.log, Listener: opts.Listener,
+		QueueSize: cfg.QueueSize, Logger: base, Listener: opts.Listener,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node %v: transport: %w", id, err)
