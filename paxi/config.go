@@ -73,6 +73,10 @@ type Config struct {
 	// LogLevel is the nodes' log level: "debug", "info", "warn" or "error".
 	LogLevel string `json:"log_level"`
 
+	// Quorum chooses the phase-1 and phase-2 quorums of protocols that take
+	// them as a parameter (fpaxos). Multi-Paxos always uses majorities.
+	Quorum QuorumConfig `json:"quorum"`
+
 	// WAN, if set, delays every message by half the round-trip time between
 	// the zones of its sender and receiver (see WAN).
 	WAN *WAN `json:"wan,omitempty"`
@@ -243,6 +247,7 @@ func (c *Config) Validate() error {
 	if c.WAN != nil {
 		errs = append(errs, c.WAN.validate(c.Zones())...)
 	}
+	errs = append(errs, c.Quorum.validate(c.N())...)
 	if err := c.Benchmark.Validate(); err != nil {
 		errs = append(errs, err)
 	}

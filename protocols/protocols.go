@@ -9,12 +9,14 @@ import (
 	"sort"
 
 	"github.com/ailidani/paxi-style/paxi"
+	"github.com/ailidani/paxi-style/protocols/fpaxos"
 	"github.com/ailidani/paxi-style/protocols/paxos"
 )
 
 // table lists the protocols by name.
 var table = []paxi.Protocol{
 	paxos.Protocol(),
+	fpaxos.Protocol(),
 }
 
 // Lookup returns the protocol called name.

@@ -23,20 +23,26 @@ func (p *Paxos) Durable() any {
 	return durableState{ballot: p.ballot, log: p.log, slot: p.slot, execute: p.execute}
 }
 
-// Recover recreates a replica after a crash from its durable state; the
-// store in env is the one it had applied up to that state's execute.
+// Recover recreates a majority-quorum replica after a crash from its
+// durable state; the store in env is the one it had applied up to that
+// state's execute.
 func Recover(env paxi.Env, durable any) (paxi.Replica, error) {
-	st, ok := durable.(durableState)
-	if !ok {
-		return nil, fmt.Errorf("paxos: recover from %T, want the state Durable returned", durable)
-	}
-	r, err := New(env)
+	p, err := NewWithOptions(env, Options{})
 	if err != nil {
 		return nil, err
 	}
-	p := r.(*Paxos)
+	return p, p.Restore(durable)
+}
+
+// Restore loads the durable state of a crashed replica into a new one,
+// made with the same options.
+func (p *Paxos) Restore(durable any) error {
+	st, ok := durable.(durableState)
+	if !ok {
+		return fmt.Errorf("paxos: restore from %T, want the state Durable returned", durable)
+	}
 	p.ballot, p.log, p.slot, p.execute = st.ballot, st.log, st.slot, st.execute
 	p.commit = p.execute
 	p.exec()
-	return p, nil
+	return nil
 }

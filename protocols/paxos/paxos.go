@@ -45,12 +45,14 @@ type waiting struct {
 // learner; the leader is the owner of the highest ballot that completed
 // phase 1.
 type Paxos struct {
-	env    paxi.Env
-	cfg    *paxi.Config
-	id     paxi.ID
-	peers  []paxi.ID
-	quorum quorum.Pair // Q1 for phase 1, Q2 for phase 2
-	router paxi.Router
+	env     paxi.Env
+	cfg     *paxi.Config
+	id      paxi.ID
+	peers   []paxi.ID
+	quorum  quorum.Pair // Q1 for phase 1, Q2 for phase 2
+	thrifty bool        // send P2a to a smallest Q2 only (see Options)
+	q2peers []paxi.ID   // thrifty: the peers that with this node form a Q2
+	router  paxi.Router
 
 	ballot  paxi.Ballot // highest ballot seen; promised to it
 	active  bool        // ballot is mine and its phase 1 completed
@@ -71,24 +73,36 @@ type Paxos struct {
 // New creates a Multi-Paxos replica with majority quorums. It starts
 // without a leader; the first node whose election timeout expires, or that
 // receives a client request while no leader is known, runs phase 1.
-func New(env paxi.Env) (paxi.Replica, error) {
-	maj, err := quorum.Majority(env.Peers())
-	if err != nil {
-		return nil, fmt.Errorf("paxos: %w", err)
-	}
-	return NewWithQuorums(env, quorum.Pair{Q1: maj, Q2: maj})
+func New(env paxi.Env) (paxi.Replica, error) { return NewWithOptions(env, Options{}) }
+
+// Options vary Multi-Paxos; the zero value is classic Multi-Paxos.
+type Options struct {
+	// Quorums are the phase-1 and phase-2 quorums (Flexible Paxos); the
+	// zero value means majorities. The pair must intersect: build it with
+	// quorum.NewPair or quorum.FromConfig, which prove it.
+	Quorums quorum.Pair
+	// Thrifty sends P2a only to a smallest phase-2 quorum, and to the other
+	// acceptors only on retransmission.
+	Thrifty bool
 }
 
-// NewWithQuorums creates a replica that uses q.Q1 for phase 1 and q.Q2 for
-// phase 2 (Flexible Paxos). The pair must intersect (every Q1 meets every
-// Q2); quorum.NewPair checks that.
-func NewWithQuorums(env paxi.Env, q quorum.Pair) (*Paxos, error) {
+// NewWithOptions creates a replica with the given options.
+func NewWithOptions(env paxi.Env, opts Options) (*Paxos, error) {
+	q := opts.Quorums
+	if q.Q1 == nil || q.Q2 == nil {
+		maj, err := quorum.Majority(env.Peers())
+		if err != nil {
+			return nil, fmt.Errorf("paxos: %w", err)
+		}
+		q = quorum.Pair{Q1: maj, Q2: maj}
+	}
 	p := &Paxos{
 		env:     env,
 		cfg:     env.Config(),
 		id:      env.ID(),
 		peers:   env.Peers(),
 		quorum:  q,
+		thrifty: opts.Thrifty,
 		slot:    -1,
 		waiting: make(map[cmdKey]*waiting),
 	}
@@ -99,6 +113,9 @@ func NewWithQuorums(env paxi.Env, q quorum.Pair) (*Paxos, error) {
 		return nil, fmt.Errorf("paxos: quorums %v are not over the cluster's nodes %v", q, p.peers)
 	}
 	p.q1 = quorum.NewTracker(q.Q1)
+	if p.thrifty {
+		p.q2peers = p.smallestQ2()
+	}
 	paxi.Handle(&p.router, p.handleRequest)
 	paxi.Handle(&p.router, p.handleP1a)
 	paxi.Handle(&p.router, p.handleP1b)
@@ -316,7 +333,7 @@ func (p *Paxos) becomeLeader() {
 		}
 		e.ballot, e.acks, e.sent = p.ballot, p.newQ2(), now
 		p.inflight++
-		p.env.Broadcast(P2a{Ballot: p.ballot, Slot: s, Commands: e.cmds})
+		p.sendP2a(P2a{Ballot: p.ballot, Slot: s, Commands: e.cmds})
 	}
 	p.advanceCommit()
 	p.env.Broadcast(Heartbeat{Ballot: p.ballot, Slot: p.slot, Commit: p.commit})
@@ -345,11 +362,37 @@ func (p *Paxos) propose() {
 		e := &entry{ballot: p.ballot, cmds: cmds, acks: p.newQ2(), sent: p.env.Now()}
 		p.log.set(p.slot, e)
 		p.inflight++
-		p.env.Broadcast(P2a{Ballot: p.ballot, Slot: p.slot, Commands: cmds})
+		p.sendP2a(P2a{Ballot: p.ballot, Slot: p.slot, Commands: cmds})
 		if e.acks.Result() == quorum.Won {
 			p.commitSlot(p.slot, e)
 		}
 	}
+}
+
+// sendP2a sends a phase-2 request: to everyone, or in thrifty mode to just
+// enough acceptors to make a Q2 with this node.
+func (p *Paxos) sendP2a(m P2a) {
+	if p.thrifty {
+		p.env.Multicast(p.q2peers, m)
+		return
+	}
+	p.env.Broadcast(m)
+}
+
+// smallestQ2 returns the fewest peers that, with this node, form a phase-2
+// quorum, taking them in ID order starting after this node, so that
+// different leaders spread their load.
+func (p *Paxos) smallestQ2() []paxi.ID {
+	t := quorum.NewTracker(p.quorum.Q2)
+	t.Ack(p.id)
+	var out []paxi.ID
+	i := slices.Index(p.peers, p.id)
+	for k := 1; k < len(p.peers) && t.Result() != quorum.Won; k++ {
+		id := p.peers[(i+k)%len(p.peers)]
+		t.Ack(id)
+		out = append(out, id)
+	}
+	return out
 }
 
 // accept records that this node accepted cmds in slot s at ballot b.
