@@ -91,7 +91,7 @@ func (n *ChanNetwork) leave(c *chanNode) {
 type chanNode struct {
 	base
 	net   *ChanNetwork
-	codec *Codec                       // nil: any message type is accepted
+	codec *Codec                        // nil: any message type is accepted
 	links map[paxi.ID]chan paxi.Message // immutable after join
 
 	// inbox guards writes by other nodes' link goroutines to recv: they
@@ -117,7 +117,7 @@ func (c *chanNode) Send(to paxi.ID, m paxi.Message) error {
 	if !ok {
 		return fmt.Errorf("%w: %v", ErrUnknownPeer, to)
 	}
-	return push(q, m, to)
+	return push(q, m)
 }
 
 // Close implements Transport. Messages queued to or by this node are

@@ -70,11 +70,7 @@ func (c *Codec) Registered(m paxi.Message) bool {
 func (c *Codec) Marshal(m paxi.Message) ([]byte, error) {
 	e := encoderPool.Get().(*encoder)
 	defer encoderPool.Put(e)
-	b, err := e.encode(c, nil, m)
-	if err != nil {
-		return nil, err
-	}
-	return bytes.Clone(b), nil
+	return e.encodeCopy(c, nil, m)
 }
 
 // Unmarshal decodes a message encoded by Marshal. It returns the message as
@@ -96,8 +92,9 @@ func (c *Codec) Unmarshal(b []byte) (paxi.Message, error) {
 // append buffer. A TCP writer goroutine keeps one; Marshal and the UDP
 // sender take one from encoderPool.
 type encoder struct {
-	w   appendWriter
-	enc *msgpack.Encoder
+	w       appendWriter
+	enc     *msgpack.Encoder
+	scratch []byte // reused by encodeCopy
 }
 
 var encoderPool = sync.Pool{New: func() any { return newEncoder() }}
@@ -105,7 +102,24 @@ var encoderPool = sync.Pool{New: func() any { return newEncoder() }}
 func newEncoder() *encoder {
 	e := &encoder{}
 	e.enc = msgpack.NewEncoder(&e.w)
+	// Small numbers (slots, command IDs, counts) take 1-5 bytes instead
+	// of 9; any msgpack decoder reads either form.
+	e.enc.UseCompactInts(true)
 	return e
+}
+
+// encodeCopy returns prefix followed by the encoding of m, in a new slice
+// of exactly that size, building it in the encoder's scratch buffer so
+// that the only allocation is the result.
+func (e *encoder) encodeCopy(c *Codec, prefix []byte, m paxi.Message) ([]byte, error) {
+	b, err := e.encode(c, append(e.scratch[:0], prefix...), m)
+	if err != nil {
+		return nil, err
+	}
+	if cap(b) <= keepBuffer {
+		e.scratch = b[:0]
+	}
+	return bytes.Clone(b), nil
 }
 
 // encode appends the encoding of m to dst and returns the extended slice.

@@ -22,7 +22,9 @@ type P2a struct {
 	Commands []paxi.Command `msgpack:"c"`
 }
 
-func (m P2a) String() string { return fmt.Sprintf("P2a{%v %d %d cmds}", m.Ballot, m.Slot, len(m.Commands)) }
+func (m P2a) String() string {
+	return fmt.Sprintf("P2a{%v %d %d cmds}", m.Ballot, m.Slot, len(m.Commands))
+}
 
 // P1b has a map and nested structs, to cover more of msgpack.
 type P1b struct {

@@ -2,8 +2,10 @@ package transport
 
 import "errors"
 
-// Errors returned by transports and the codec. They are wrapped with context
-// (peer, sizes, type names); test them with errors.Is.
+// Errors returned by transports and the codec. Most are wrapped with context
+// (peer, sizes, type names); ErrClosed and ErrQueueFull, which a busy node
+// may see for every message, are returned bare so they cost no allocation.
+// Test them with errors.Is.
 var (
 	// ErrClosed is returned by Send after Close: the node is shutting down
 	// and nothing more will be sent.

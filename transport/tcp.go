@@ -159,7 +159,7 @@ func (t *TCP) Send(to paxi.ID, m paxi.Message) error {
 	if !ok {
 		return fmt.Errorf("%w: %v", ErrUnknownPeer, to)
 	}
-	return push(p.queue, m, to)
+	return push(p.queue, m)
 }
 
 // Close implements Transport. It closes the listener and every connection,
@@ -305,7 +305,7 @@ func (t *TCP) stream(c *outConn, p *tcpPeer, enc *encoder, first paxi.Message) (
 	binary.BigEndian.PutUint32(hello[:4], helloSize)
 	copy(hello[4:8], helloMagic[:])
 	binary.BigEndian.PutUint32(hello[8:], uint32(t.self))
-	bw.Write(hello[:]) // an error is sticky and returned by the next Flush
+	_, _ = bw.Write(hello[:]) // an error is sticky: the next Flush returns it
 
 	var scratch []byte
 	m := first
@@ -386,7 +386,7 @@ func (t *TCP) acceptLoop() {
 func (t *TCP) readLoop(c net.Conn) {
 	defer t.untrack(c)
 	r := bufio.NewReaderSize(c, bufferSize)
-	c.SetReadDeadline(time.Now().Add(helloTimeout))
+	_ = c.SetReadDeadline(time.Now().Add(helloTimeout)) // fails only if c is closed
 	from, err := t.readHello(r)
 	switch {
 	case err == nil:
@@ -400,7 +400,7 @@ func (t *TCP) readLoop(c net.Conn) {
 		t.log.Warn("rejected connection", "remote", c.RemoteAddr(), "err", err)
 		return
 	}
-	c.SetReadDeadline(time.Time{})
+	_ = c.SetReadDeadline(time.Time{})
 	t.log.Debug("accepted connection", "peer", from, "remote", c.RemoteAddr())
 	dec := newDecoder()
 	var buf []byte

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -110,9 +109,6 @@ func (o Options) withDefaults(kind string, self paxi.ID) (Options, error) {
 	return o, nil
 }
 
-// discardLogger is for tests and helpers that want silence.
-var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
-
 // base is the part every transport shares: identity, the Recv channel, the
 // loop-back queue for messages to self, and shutdown. Its invariant is that
 // recv is closed only after every goroutine in wg has returned, and every
@@ -159,7 +155,7 @@ func (b *base) deliver(env Envelope) bool {
 // sendSelf queues a message to this node. It skips the codec and the
 // socket, but keeps the bounded-queue contract of Send.
 func (b *base) sendSelf(m paxi.Message) error {
-	return push(b.selfq, m, b.self)
+	return push(b.selfq, m)
 }
 
 // loopback delivers messages sent to self, in order.
@@ -204,12 +200,14 @@ func (b *base) wait(d time.Duration) bool {
 	}
 }
 
-// push is the non-blocking send into a bounded peer queue.
-func push[T any](q chan T, v T, to paxi.ID) error {
+// push is the non-blocking send into a bounded peer queue. A full queue
+// returns the bare sentinel: under overload it happens for every message,
+// so it must not allocate, and the caller knows the peer.
+func push[T any](q chan T, v T) error {
 	select {
 	case q <- v:
 		return nil
 	default:
-		return fmt.Errorf("%w: peer %v (%d queued)", ErrQueueFull, to, cap(q))
+		return ErrQueueFull
 	}
 }

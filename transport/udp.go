@@ -117,11 +117,11 @@ func (u *UDP) Send(to paxi.ID, m paxi.Message) error {
 	if !ok {
 		return fmt.Errorf("%w: %v", ErrUnknownPeer, to)
 	}
-	hdr := make([]byte, udpHeaderSize, 256)
+	var hdr [udpHeaderSize]byte
 	hdr[0] = udpVersion
 	binary.BigEndian.PutUint32(hdr[1:], uint32(u.self))
 	e := encoderPool.Get().(*encoder)
-	b, err := e.encode(u.codec, hdr, m)
+	b, err := e.encodeCopy(u.codec, hdr[:], m)
 	encoderPool.Put(e)
 	if err != nil {
 		return err
@@ -130,7 +130,7 @@ func (u *UDP) Send(to paxi.ID, m paxi.Message) error {
 		return fmt.Errorf("%w: %T to %v is %d bytes as a datagram, the UDP limit is %d (use the tcp transport for large messages)",
 			ErrMessageTooLarge, m, to, len(b), MaxDatagramSize)
 	}
-	return push(p.queue, b, to)
+	return push(p.queue, b)
 }
 
 // Close implements Transport.

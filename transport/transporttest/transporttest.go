@@ -381,10 +381,14 @@ func testAllPairs(t *testing.T, k Kind) {
 			missing[from] = true
 		}
 		deadline := time.Now().Add(wait)
+		poll := wait
+		if k.Lossy {
+			poll = 100 * time.Millisecond
+		}
 		for len(missing) > 0 {
-			env, ok := c.tryRecv(to, 100*time.Millisecond)
+			env, ok := c.tryRecv(to, poll)
 			if !ok {
-				if !k.Lossy || time.Now().After(deadline) {
+				if time.Now().After(deadline) {
 					t.Fatalf("node %v: nothing received from %v", to, missing)
 				}
 				for from := range missing {
