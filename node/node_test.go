@@ -26,7 +26,7 @@ type cluster struct {
 	nodes map[paxi.ID]*node.Node
 }
 
-func listen(t *testing.T) net.Listener {
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
