@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -58,10 +57,21 @@ const TokenHeader = "X-Paxi-Token"
 // MaxKeyLen is the longest key the API accepts.
 const MaxKeyLen = 256
 
-var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,256}$`)
-
-// ValidKey reports whether k is a key the REST API accepts.
-func ValidKey(k string) bool { return keyPattern.MatchString(k) }
+// ValidKey reports whether k is a key the REST API accepts: 1 to MaxKeyLen
+// characters from [A-Za-z0-9._~-] (URL-safe without escaping). It is on
+// every request's path, so it is a loop rather than a regular expression.
+func ValidKey(k string) bool {
+	if len(k) == 0 || len(k) > MaxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '~' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 type server struct {
 	b   Backend
