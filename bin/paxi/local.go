@@ -2,41 +2,81 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 
+	"github.com/ailidani/paxi-style/benchmark"
+	"github.com/ailidani/paxi-style/benchmark/target"
 	"github.com/ailidani/paxi-style/node"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/protocols"
 	"github.com/ailidani/paxi-style/transport"
 )
 
+const localDescription = `Starts a cluster on loopback inside this process (every node with its own transport
+and REST API on real ports), waits for a leader, runs the benchmark against it and prints
+throughput and latency percentiles. Without -config it uses the built-in 3-node Multi-Paxos
+configuration (transport ports from 1735, REST ports from 8081).
+
+With -sweep it sweeps instead: 1, 2, 4, ... clients (or -levels), each level for -T, until the
+cluster saturates; it prints one row per level and the saturation point, and with -o DIR
+writes DIR/sweep.csv and the latency-vs-throughput plot DIR/sweep.png (or -plot FILE).
+Without -sweep, -o DIR writes the run's latency file, history and statistics.`
+
 func runLocal(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("local", "Starts a cluster on loopback inside this process (every node with its own transport\nand REST API on real ports), waits for a leader, runs the benchmark against it and prints\nthroughput and latency percentiles. Without -config it uses the built-in 3-node Multi-Paxos\nconfiguration (transport ports from 1735, REST ports from 8081).", stderr)
+	fs := newFlagSet("local", localDescription, stderr)
 	var cf clusterFlags
 	var bf benchFlags
+	var sf sweepFlags
 	cf.register(fs)
 	bf.register(fs)
+	sf.register(fs)
 	n := fs.Int("n", 0, "number of nodes, replacing the config's node list with a loopback one (0: keep the config's)")
 	zones := fs.Int("zones", 1, "with -n: spread the nodes over this many zones")
-	port := fs.Int("port", 1735, "with -n: first transport port")
-	httpPort := fs.Int("http-port", 8081, "with -n: first REST port")
+	port := fs.Int("port", 1735, "with -n or the built-in configuration: first transport port")
+	httpPort := fs.Int("http-port", 8081, "with -n or the built-in configuration: first REST port")
 	keep := fs.Bool("keep", false, "keep the cluster running after the benchmark until interrupted (curl it)")
+	sweep := fs.Bool("sweep", false, "sweep the number of clients up to saturation instead of one run (see the sweep flags)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg, err := cf.load(func(c *paxi.Config) {
+	bf.parsed(fs)
+	if bf.target != target.Paxi || bf.endpoints != "" {
+		return errors.New("-target and -endpoints are for paxi bench: paxi local benchmarks the cluster it starts")
+	}
+	var opt benchmark.SweepOptions
+	if *sweep {
+		var err error
+		if opt, err = sf.options(); err != nil {
+			return err
+		}
+		if bf.set["c"] {
+			return errors.New("-c has no effect with -sweep: give the levels with -levels (or -max-c)")
+		}
+	} else {
+		for _, name := range []string{"levels", "max-c", "gain", "patience", "latency-factor", "max-p99", "max-errors", "exhaustive", "plot"} {
+			if bf.set[name] {
+				return fmt.Errorf("-%s is a sweep flag: add -sweep", name)
+			}
+		}
+	}
+	if (*port != 1735 || *httpPort != 8081) && *n == 0 && cf.config == "" {
+		*n = 3 // moving the built-in cluster's ports keeps its 3 nodes
+	}
+	cfg, err := loadBench(&cf, &bf, func(c *paxi.Config) {
 		if *n > 0 {
 			c.SetLocal(*n, *zones, *port, *httpPort)
 		}
 		if cf.logLevel == "" {
 			c.LogLevel = "warn" // the benchmark table is the output
 		}
-		bf.apply(&c.Benchmark)
 	})
 	if err != nil {
 		return err
@@ -64,11 +104,17 @@ func runLocal(args []string, stdout, stderr io.Writer) error {
 		nd.Run()
 	}
 	fmt.Fprintf(stderr, "started %d %s nodes over %s: REST at %v\n", len(nodes), cfg.Protocol, cfg.Transport, restList(cfg))
-	res, err := benchCluster(context.Background(), cfg, &bf, stderr)
+	// An interrupt ends the benchmark early, with its results so far.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if *sweep {
+		err = sweepCluster(ctx, cfg, &bf, &sf, opt, stdout, stderr)
+	} else {
+		err = benchOnce(ctx, cfg, &bf, stdout, stderr)
+	}
+	stop()
 	if err != nil {
 		return err
 	}
-	printResult(stdout, cfg, res)
 	if *keep {
 		fmt.Fprintf(stderr, "cluster keeps running; interrupt to stop\n")
 		waitSignal()

@@ -27,6 +27,11 @@ var commands = map[string]command{
 	"server":    {"run one node of a cluster until interrupted", runServer},
 	"bench":     {"benchmark a running cluster through its REST API", runBench},
 	"protocols": {"list the protocols this binary can run", runProtocols},
+	"sweep":     {"raise the number of clients until a running cluster saturates (same as bench sweep)", runSweep},
+	"plot":      {"draw sweep, latency or stats files as PNG/SVG (latency vs throughput, CDF, zones)", runPlot},
+	"check":     {"check a client history for linearizability, or replicas for agreement", runCheck},
+	"fault":     {"run a fault schedule against a running cluster through its fault endpoints", runFault},
+	"sim":       {"run a protocol in the deterministic simulator over many seeds, with faults, and check it", runSim},
 }
 
 func usage(w io.Writer) {
