@@ -20,6 +20,9 @@ type clusterFlags struct {
 	protocol  string
 	transport string
 	logLevel  string
+	wan       string
+	q1, q2    int
+	thrifty   bool
 }
 
 func (f *clusterFlags) register(fs *flag.FlagSet) {
@@ -27,6 +30,10 @@ func (f *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.protocol, "protocol", "", "protocol to run, overriding the config ("+fmt.Sprint(protocols.Names())+")")
 	fs.StringVar(&f.transport, "transport", "", "transport between nodes, overriding the config (tcp, udp or chan)")
 	fs.StringVar(&f.logLevel, "log-level", "", "log level, overriding the config (debug, info, warn, error)")
+	fs.StringVar(&f.wan, "wan", "", "emulate a WAN between zones with a built-in RTT preset (aws5: Virginia, Ohio, California,\nIreland, Japan as zones 1-5), or \"none\" to drop the config's wan section; every node must agree")
+	fs.IntVar(&f.q1, "q1", 0, "phase-1 quorum size for fpaxos (sets quorum.system to count; with -q2; needs q1+q2 > N)")
+	fs.IntVar(&f.q2, "q2", 0, "phase-2 quorum size for fpaxos (with -q1)")
+	fs.BoolVar(&f.thrifty, "thrifty", false, "fpaxos: send phase-2 messages only to a smallest Q2")
 }
 
 // load reads the configuration, applies the flags that were set and
@@ -49,6 +56,19 @@ func (f *clusterFlags) load(adjust func(*paxi.Config)) (*paxi.Config, error) {
 	}
 	if f.logLevel != "" {
 		cfg.LogLevel = f.logLevel
+	}
+	switch f.wan {
+	case "":
+	case "none":
+		cfg.WAN = nil
+	default:
+		cfg.WAN = &paxi.WAN{Preset: f.wan}
+	}
+	if f.q1 != 0 || f.q2 != 0 {
+		cfg.Quorum.System, cfg.Quorum.Q1, cfg.Quorum.Q2 = paxi.QuorumCount, f.q1, f.q2
+	}
+	if f.thrifty {
+		cfg.Quorum.Thrifty = true
 	}
 	if adjust != nil {
 		adjust(cfg)
