@@ -1,8 +1,14 @@
-// Command paxi runs paxi-style clusters and benchmarks them.
+// Command paxi runs paxi-style clusters, benchmarks them, simulates and
+// checks protocols.
 //
-//	paxi local              start a cluster in this process and benchmark it
+//	paxi local              start a cluster in this process and benchmark it (-sweep: to saturation)
 //	paxi server             run one node of a cluster
 //	paxi bench              benchmark a running cluster through its REST API
+//	paxi sweep              raise the number of clients until a running cluster saturates
+//	paxi plot               draw result files (latency vs throughput, CDF, zones)
+//	paxi sim                run a protocol in the deterministic simulator over many seeds
+//	paxi check              check a history for linearizability, or replicas for agreement
+//	paxi fault              run a fault schedule against a running cluster
 //	paxi protocols          list the protocols
 //
 // Run "paxi <command> -h" for the flags of each.
