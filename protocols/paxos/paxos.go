@@ -220,8 +220,9 @@ func (p *Paxos) stepDown(b paxi.Ballot) {
 	}
 	// Hand the new leader what was queued here, and re-send this node's
 	// own requests that went to the old leader: they may be lost with it.
-	// A request that the old leader did get chosen executes only once:
-	// the store deduplicates by client and command id.
+	// A write that the old leader did get chosen takes effect only once:
+	// the store deduplicates exact repeats by client and command id (a
+	// repeated read is simply read again).
 	for _, r := range p.pending {
 		if r.Node != p.id {
 			p.env.Send(b.ID(), r)
