@@ -191,7 +191,26 @@ func KVModel() porcupine.Model {
 // operation's Metadata holds its index in ops. Clients are numbered in
 // sorted order of their names, as porcupine's visualisation wants small
 // integers.
+//
+// A failed put whose value no successful read of its key returned is
+// dropped too. That is exact, not a heuristic: if the history with it is
+// linearizable, removing it from the linearization changes no read (none
+// returned its value, and every read after it returned a value written
+// after it), and if the history without it is linearizable, the put can be
+// placed at the very end. It matters for speed: each failed write is an
+// operation porcupine may place anywhere after its call, and a few dozen of
+// them on one hot key (a simulation with crashes) can make the search run
+// out of time.
 func KVOperations(ops []history.Operation) []porcupine.Operation {
+	observed := make(map[string]map[string]bool)
+	for _, o := range ops {
+		if o.Kind == history.Get && o.Error == "" && o.Found {
+			if observed[o.Key] == nil {
+				observed[o.Key] = make(map[string]bool)
+			}
+			observed[o.Key][string(o.Output)] = true
+		}
+	}
 	clients := make(map[string]int)
 	for _, o := range ops {
 		clients[o.Client] = 0
@@ -206,6 +225,9 @@ func KVOperations(ops []history.Operation) []porcupine.Operation {
 	}
 	out := make([]porcupine.Operation, 0, len(ops))
 	for i, o := range ops {
+		if o.Kind == history.Put && o.Error != "" && !observed[o.Key][string(o.Input)] {
+			continue // a failed write nobody saw: see above
+		}
 		p, ok := kvOperation(o)
 		if !ok {
 			continue
