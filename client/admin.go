@@ -65,12 +65,18 @@ func (s *server) crash(q url.Values) error {
 	return nil
 }
 
-func (s *server) drop(q url.Values) error {
+// link parses the id and t parameters of a fault on one outgoing link.
+func (s *server) link(q url.Values) (paxi.ID, time.Duration, error) {
 	id, err := s.peer(q)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	d, err := seconds(q, "t")
+	return id, d, err
+}
+
+func (s *server) drop(q url.Values) error {
+	id, d, err := s.link(q)
 	if err != nil {
 		return err
 	}
@@ -79,11 +85,7 @@ func (s *server) drop(q url.Values) error {
 }
 
 func (s *server) slow(q url.Values) error {
-	id, err := s.peer(q)
-	if err != nil {
-		return err
-	}
-	d, err := seconds(q, "t")
+	id, d, err := s.link(q)
 	if err != nil {
 		return err
 	}
@@ -96,11 +98,7 @@ func (s *server) slow(q url.Values) error {
 }
 
 func (s *server) flaky(q url.Values) error {
-	id, err := s.peer(q)
-	if err != nil {
-		return err
-	}
-	d, err := seconds(q, "t")
+	id, d, err := s.link(q)
 	if err != nil {
 		return err
 	}
