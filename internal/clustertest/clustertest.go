@@ -52,6 +52,9 @@ func StartLoad(urls []string, clients, keys int) *Load {
 					l.failed++
 				}
 				l.mu.Unlock()
+				if err != nil {
+					time.Sleep(10 * time.Millisecond) // do not spin on a dead node
+				}
 			}
 		}()
 	}
