@@ -89,6 +89,11 @@ type Protocol struct {
 	// Protocols without it are crash-stop; a simulated crash then only
 	// pauses them.
 	Recover func(env Env, durable any) (Replica, error)
+	// Check, if set, verifies protocol-specific properties across the
+	// replicas at the end of a simulated run, e.g. that EPaxos replicas
+	// committed every instance with the same attributes. The simulator's
+	// test harness calls it next to the generic checkers.
+	Check func(replicas map[ID]Replica) error
 }
 
 // Durable is implemented by replicas that keep part of their state on

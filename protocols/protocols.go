@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/ailidani/paxi-style/paxi"
+	"github.com/ailidani/paxi-style/protocols/epaxos"
 	"github.com/ailidani/paxi-style/protocols/fpaxos"
 	"github.com/ailidani/paxi-style/protocols/paxos"
 )
@@ -17,6 +18,7 @@ import (
 var table = []paxi.Protocol{
 	paxos.Protocol(),
 	fpaxos.Protocol(),
+	epaxos.Protocol(),
 }
 
 // Lookup returns the protocol called name.

@@ -1,7 +1,9 @@
 package protocols_test
 
 import (
+	"errors"
 	"flag"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +102,21 @@ func TestSimulationCatchesStaleReads(t *testing.T) {
 		}
 	}
 	t.Fatal("50 seeds of a Paxos whose followers answer reads locally passed every check")
+}
+
+// A protocol's own Check runs after the generic checks and can fail a seed.
+func TestSimulationRunsProtocolCheck(t *testing.T) {
+	p := paxos.Protocol()
+	var seen int
+	p.Check = func(replicas map[paxi.ID]paxi.Replica) error {
+		seen = len(replicas)
+		return errors.New("planted failure")
+	}
+	o, err := simcheck.Run(simcheck.Config(3, 1), p, sim.RandomOptions(1), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != 3 || !o.Failed() || !strings.Contains(o.Summary(), "planted failure") {
+		t.Fatalf("check saw %d replicas; summary %q", seen, o.Summary())
+	}
 }

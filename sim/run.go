@@ -109,6 +109,9 @@ type Result struct {
 	History []history.Operation
 	// Stores are the replicas' stores at the end.
 	Stores map[paxi.ID]*store.Store
+	// Replicas are the replicas at the end (nil for a node crashed at the
+	// end; none is, after the liveness phase), for Protocol.Check.
+	Replicas map[paxi.ID]paxi.Replica
 	// Stats counts events; Virtual is the simulated time.
 	Stats   Stats
 	Virtual time.Duration
@@ -186,8 +189,10 @@ func Run(cfg *paxi.Config, p paxi.Protocol, opts Options) (res *Result, err erro
 		}
 		res.Stats, res.Virtual = c.Stats(), c.Now()
 		res.Stores = make(map[paxi.ID]*store.Store, len(c.ids))
+		res.Replicas = make(map[paxi.ID]paxi.Replica, len(c.ids))
 		for _, id := range c.ids {
 			res.Stores[id] = c.Store(id)
+			res.Replicas[id] = c.Replica(id)
 		}
 	}()
 

@@ -26,12 +26,15 @@ type Outcome struct {
 	Linearizable checker.Report
 	// Consensus is the agreement check of the replicas' stores.
 	Consensus checker.ConsensusReport
+	// Protocol is what the protocol's own Check reported (nil: fine, or
+	// no Check).
+	Protocol error
 }
 
 // Failed reports whether anything went wrong: a panic, liveness,
 // convergence, linearizability or agreement.
 func (o *Outcome) Failed() bool {
-	return o.Result.Failed() || o.Linearizable.Verdict != checker.Ok || !o.Consensus.Ok()
+	return o.Result.Failed() || o.Linearizable.Verdict != checker.Ok || !o.Consensus.Ok() || o.Protocol != nil
 }
 
 // Summary is one line describing a failed outcome.
@@ -53,6 +56,9 @@ func (o *Outcome) Summary() string {
 	if !o.Consensus.Ok() {
 		why = append(why, "agreement: "+firstLine(o.Consensus.String()))
 	}
+	if o.Protocol != nil {
+		why = append(why, "protocol check: "+firstLine(o.Protocol.Error()))
+	}
 	if len(why) == 0 {
 		return fmt.Sprintf("seed=%d ok", o.Seed)
 	}
@@ -69,6 +75,9 @@ func (o *Outcome) Report() string {
 	}
 	if !o.Consensus.Ok() {
 		b.WriteString(o.Consensus.String() + "\n")
+	}
+	if o.Protocol != nil {
+		b.WriteString("protocol check: " + o.Protocol.Error() + "\n")
 	}
 	b.WriteString(o.Result.Report())
 	return b.String()
@@ -116,6 +125,9 @@ func Run(cfg *paxi.Config, p paxi.Protocol, opts sim.Options, timeout time.Durat
 		return nil, fmt.Errorf("simcheck: seed %d: %w", o.Seed, err)
 	}
 	o.Consensus = checker.Consensus(Histories(res.Stores), res.History)
+	if p.Check != nil && res.Panic == "" {
+		o.Protocol = p.Check(res.Replicas)
+	}
 	return o, nil
 }
 
