@@ -2,6 +2,7 @@ package paxi
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ailidani/paxi-style/store"
 )
@@ -80,4 +81,19 @@ func (r Reply) String() string {
 		return fmt.Sprintf("Reply{%s#%d err=%q}", r.ClientID, r.CommandID, r.Err)
 	}
 	return fmt.Sprintf("Reply{%s#%d found=%t v=%db slot=%d}", r.ClientID, r.CommandID, r.Result.Found, len(r.Result.Value), r.Slot)
+}
+
+// CommandsString prints a batch of commands as "[put(k=1,v=3b,c#1) get(...)]",
+// the form protocol messages use in their String methods.
+func CommandsString(cs []Command) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(c.String())
+	}
+	b.WriteByte(']')
+	return b.String()
 }

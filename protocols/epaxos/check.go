@@ -64,8 +64,8 @@ func CheckAgreement(replicas map[paxi.ID]*EPaxos) error {
 				}
 				if !sameCmds(first.cmds, inst.cmds) || !first.attrs().equal(inst.attrs()) {
 					report("instance %v committed differently: at %v seq=%d deps=%v %s, at %v seq=%d deps=%v %s",
-						iid, from[iid], first.seq, depsString(first.deps), cmdsString(first.cmds),
-						id, inst.seq, depsString(inst.deps), cmdsString(inst.cmds))
+						iid, from[iid], first.seq, depsString(first.deps), paxi.CommandsString(first.cmds),
+						id, inst.seq, depsString(inst.deps), paxi.CommandsString(inst.cmds))
 				}
 			}
 		}

@@ -320,7 +320,7 @@ func (e *EPaxos) commit(inst *instance, cmds []paxi.Command, a attrs, bcast bool
 	if inst.status == Committed {
 		if !sameCmds(inst.cmds, cmds) || !inst.attrs().equal(a) {
 			panic(fmt.Sprintf("epaxos %v: instance %v committed as seq=%d deps=%v %s, now as seq=%d deps=%v %s",
-				e.id, inst.id(e.peers), inst.seq, depsString(inst.deps), cmdsString(inst.cmds), a.seq, depsString(a.deps), cmdsString(cmds)))
+				e.id, inst.id(e.peers), inst.seq, depsString(inst.deps), paxi.CommandsString(inst.cmds), a.seq, depsString(a.deps), paxi.CommandsString(cmds)))
 		}
 		return
 	}

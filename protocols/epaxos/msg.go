@@ -69,7 +69,7 @@ type PreAccept struct {
 }
 
 func (m PreAccept) String() string {
-	return fmt.Sprintf("PreAccept{b=%v %v seq=%d deps=%v %s}", m.Ballot, inst(m.Replica, m.Instance), m.Seq, depsString(m.Deps), cmdsString(m.Cmds))
+	return fmt.Sprintf("PreAccept{b=%v %v seq=%d deps=%v %s}", m.Ballot, inst(m.Replica, m.Instance), m.Seq, depsString(m.Deps), paxi.CommandsString(m.Cmds))
 }
 
 // PreAcceptOK answers a PreAccept the replica took: the attributes it
@@ -99,7 +99,7 @@ type Accept struct {
 }
 
 func (m Accept) String() string {
-	return fmt.Sprintf("Accept{b=%v %v seq=%d deps=%v %s}", m.Ballot, inst(m.Replica, m.Instance), m.Seq, depsString(m.Deps), cmdsString(m.Cmds))
+	return fmt.Sprintf("Accept{b=%v %v seq=%d deps=%v %s}", m.Ballot, inst(m.Replica, m.Instance), m.Seq, depsString(m.Deps), paxi.CommandsString(m.Cmds))
 }
 
 // AcceptOK answers an Accept the replica took.
@@ -124,7 +124,7 @@ type Commit struct {
 }
 
 func (m Commit) String() string {
-	return fmt.Sprintf("Commit{%v seq=%d deps=%v %s}", inst(m.Replica, m.Instance), m.Seq, depsString(m.Deps), cmdsString(m.Cmds))
+	return fmt.Sprintf("Commit{%v seq=%d deps=%v %s}", inst(m.Replica, m.Instance), m.Seq, depsString(m.Deps), paxi.CommandsString(m.Cmds))
 }
 
 // Prepare is explicit recovery, Paxos phase 1 for one instance: the sender
@@ -163,7 +163,7 @@ func (m PrepareOK) String() string {
 	if m.Original {
 		o = " original"
 	}
-	return fmt.Sprintf("PrepareOK{b=%v %v %v vb=%v%s seq=%d deps=%v %s}", m.Ballot, inst(m.Replica, m.Instance), m.Status, m.VBallot, o, m.Seq, depsString(m.Deps), cmdsString(m.Cmds))
+	return fmt.Sprintf("PrepareOK{b=%v %v %v vb=%v%s seq=%d deps=%v %s}", m.Ballot, inst(m.Replica, m.Instance), m.Status, m.VBallot, o, m.Seq, depsString(m.Deps), paxi.CommandsString(m.Cmds))
 }
 
 // Nack rejects a PreAccept, Accept or Prepare: the replica has promised the
@@ -239,19 +239,6 @@ func depsString(d []int64) string {
 			b.WriteByte(' ')
 		}
 		b.WriteString(strconv.FormatInt(x, 10))
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
-func cmdsString(cs []paxi.Command) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, c := range cs {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(c.String())
 	}
 	b.WriteByte(']')
 	return b.String()

@@ -50,7 +50,7 @@ type Entry struct {
 }
 
 func (e Entry) String() string {
-	return fmt.Sprintf("%d:%v%s%s", e.Slot, e.Ballot, commitMark(e.Committed), cmdsString(e.Commands))
+	return fmt.Sprintf("%d:%v%s%s", e.Slot, e.Ballot, commitMark(e.Committed), paxi.CommandsString(e.Commands))
 }
 
 // P2a asks acceptors to accept a batch of commands in Slot at Ballot.
@@ -61,7 +61,7 @@ type P2a struct {
 }
 
 func (m P2a) String() string {
-	return fmt.Sprintf("P2a{b=%v slot=%d %s}", m.Ballot, m.Slot, cmdsString(m.Commands))
+	return fmt.Sprintf("P2a{b=%v slot=%d %s}", m.Ballot, m.Slot, paxi.CommandsString(m.Commands))
 }
 
 // P2b answers a P2a. Ballot is the acceptor's ballot after handling it: equal
@@ -83,7 +83,7 @@ type P3 struct {
 }
 
 func (m P3) String() string {
-	return fmt.Sprintf("P3{b=%v slot=%d %s}", m.Ballot, m.Slot, cmdsString(m.Commands))
+	return fmt.Sprintf("P3{b=%v slot=%d %s}", m.Ballot, m.Slot, paxi.CommandsString(m.Commands))
 }
 
 // Heartbeat is sent by an active leader every heartbeat interval. It keeps
@@ -125,17 +125,4 @@ func commitMark(c bool) string {
 		return "*"
 	}
 	return ""
-}
-
-func cmdsString(cs []paxi.Command) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, c := range cs {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(c.String())
-	}
-	b.WriteByte(']')
-	return b.String()
 }

@@ -426,7 +426,7 @@ func (p *Paxos) learn(s int64, b paxi.Ballot, cmds []paxi.Command) {
 // the safety property of consensus is broken.
 func (p *Paxos) checkSame(s int64, have, got []paxi.Command, from paxi.ID) {
 	if len(got) > 0 && !sameCommands(have, got) {
-		panic(fmt.Sprintf("paxos %v: slot %d committed as %s, but %v reports %s", p.id, s, cmdsString(have), from, cmdsString(got)))
+		panic(fmt.Sprintf("paxos %v: slot %d committed as %s, but %v reports %s", p.id, s, paxi.CommandsString(have), from, paxi.CommandsString(got)))
 	}
 }
 
