@@ -80,9 +80,20 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		return simcheck.Run(cfg, p, opts, *timeout)
 	}
 
+	// Each seed is reduced to what the report needs as soon as it is
+	// checked: a run's history, stores and replicas are large, and a
+	// thousand of them do not fit in memory.
+	type seedResult struct {
+		failed           bool
+		summary, report  string
+		options          string
+		ops              int
+		virtual          time.Duration
+		events, messages uint64
+		err              error
+	}
 	start := time.Now()
-	outcomes := make([]*simcheck.Outcome, len(list))
-	errs := make([]error, len(list))
+	results := make([]seedResult, len(list))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(*workers, len(list)) {
@@ -90,7 +101,18 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				outcomes[i], errs[i] = one(list[i])
+				o, err := one(list[i])
+				if err != nil {
+					results[i].err = err
+					continue
+				}
+				r := &results[i]
+				r.failed, r.summary, r.options = o.Failed(), o.Summary(), o.Result.Options.String()
+				if r.failed && *seed != 0 {
+					r.report = o.Report()
+				}
+				r.ops, r.virtual = len(o.Result.History), o.Result.Virtual
+				r.events, r.messages = o.Result.Stats.Events, o.Result.Stats.Messages
 			}
 		}()
 	}
@@ -103,23 +125,21 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	var failed, ops int
 	var virtual time.Duration
 	var events, messages uint64
-	for i, o := range outcomes {
-		if errs[i] != nil {
-			return errs[i]
+	for _, r := range results {
+		if r.err != nil {
+			return r.err
 		}
-		ops += len(o.Result.History)
-		virtual += o.Result.Virtual
-		events += o.Result.Stats.Events
-		messages += o.Result.Stats.Messages
-		if o.Failed() {
+		ops += r.ops
+		virtual += r.virtual
+		events += r.events
+		messages += r.messages
+		if r.failed {
 			failed++
-			fmt.Fprintln(stdout, o.Summary())
+			fmt.Fprintln(stdout, r.summary)
 		}
 		if *seed != 0 {
-			fmt.Fprintf(stdout, "options: %v\n", o.Result.Options)
-			if o.Failed() {
-				fmt.Fprint(stdout, o.Report())
-			}
+			fmt.Fprintf(stdout, "options: %s\n", r.options)
+			fmt.Fprint(stdout, r.report)
 		}
 	}
 	wall := time.Since(start)
