@@ -98,6 +98,9 @@ func loadBench(cf *clusterFlags, bf *benchFlags, adjust func(*paxi.Config)) (*pa
 	if !slices.Contains(target.Kinds, bf.target) {
 		return nil, fmt.Errorf("-target %q: must be one of %s", bf.target, strings.Join(target.Kinds, ", "))
 	}
+	if err := checkClient(bf); err != nil {
+		return nil, err
+	}
 	var applyErr error
 	cfg, err := cf.load(func(c *paxi.Config) {
 		if adjust != nil {
@@ -234,6 +237,9 @@ func newBenchEnv(ctx context.Context, cfg *paxi.Config, bf *benchFlags, stderr i
 		if bf.target != target.Paxi {
 			e.label = bf.target
 		}
+		if bf.client == target.ClientNative {
+			e.label += "-native"
+		}
 	}
 	leader := 0 // index in eps of the node clients use under -at leader
 	if bf.target == target.Paxi {
@@ -288,7 +294,7 @@ func newBenchEnv(ctx context.Context, cfg *paxi.Config, bf *benchFlags, stderr i
 		e.where = "at " + eps[i].name
 	}
 	for i, ep := range eps {
-		db, err := target.New(bf.target, ep.url, fmt.Sprintf("bench-%d-%d", bf.seed, i), bf.timeout)
+		db, err := newDB(bf, ep.url, fmt.Sprintf("bench-%d-%d", bf.seed, i))
 		if err != nil {
 			return nil, err
 		}

@@ -101,6 +101,7 @@ type benchFlags struct {
 	lambda    float64
 	at        string
 	target    string
+	client    string
 	endpoints string
 	label     string
 	seed      uint64
@@ -130,6 +131,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&b.lambda, "lambda", 0, "with -dist exponential: rate, overriding benchmark.Lambda")
 	fs.StringVar(&b.at, "at", "leader", "where clients send requests: \"leader\" (the node that reports itself leader; the first endpoint\nfor other targets), \"all\" (clients spread over all nodes), \"zone\" (clients spread over the zones, each\nat a node of its own zone: the locality setup) or a node ID such as 1.2")
 	fs.StringVar(&b.target, "target", target.Paxi, "what to benchmark: "+strings.Join(target.Kinds, ", ")+" (a paxi-style cluster, an original Paxi\ncluster, or etcd through its v3 JSON gateway)")
+	fs.StringVar(&b.client, "client", target.ClientREST, clientUsage)
 	fs.StringVar(&b.endpoints, "endpoints", "", "comma-separated `URLs` of the nodes' HTTP APIs, each optionally prefixed by a node ID for its\nzone (1.1=http://h1:8080,2.1=http://h2:8080); empty: the config's http_address")
 	fs.StringVar(&b.label, "label", "", "name of what is measured in tables, files and plot legends (default: the protocol, or the target)")
 	fs.Uint64Var(&b.seed, "seed", 1, "seed of the key and value sequence")

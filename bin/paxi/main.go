@@ -5,6 +5,7 @@
 //	paxi server             run one node of a cluster
 //	paxi bench              benchmark a running cluster through its REST API
 //	paxi sweep              raise the number of clients until a running cluster saturates
+//	paxi floor              the machine's floor: the workload against a bare store over REST and native
 //	paxi plot               draw result files (latency vs throughput, CDF, zones)
 //	paxi sim                run a protocol in the deterministic simulator over many seeds
 //	paxi check              check a history for linearizability, or replicas for agreement
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"check":     {"check a client history for linearizability, or replicas for agreement", runCheck},
 	"fault":     {"run a fault schedule against a running cluster through its fault endpoints", runFault},
 	"sim":       {"run a protocol in the deterministic simulator over many seeds, with faults, and check it", runSim},
+	"floor":     {"measure the machine's floor: the workload against a bare store over REST and native, and a cluster's ratio to it", runFloor},
 }
 
 func usage(w io.Writer) {
