@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"github.com/ailidani/paxi-style/paxi"
 	"net"
 	"net/url"
 	"strconv"
@@ -9,13 +10,14 @@ import (
 )
 
 // PortOffset is the distance from a node's REST port to its native port
-// under the convention AddrFor implements.
-const PortOffset = 1000
+// under the convention AddrFor implements: paxi.Config.SetLocal's.
+const PortOffset = paxi.NativePortOffset
 
 // AddrFor returns the native protocol's host:port for the node whose REST
 // API is at httpURL: the same host, the REST port plus PortOffset (REST on
 // 8081 gives native on 9081). It is the one place this convention lives;
-// it stands in until the configuration names native addresses itself.
+// it is the fallback for nodes known only by a REST URL (-endpoints); a
+// configuration names native addresses itself (native_address).
 func AddrFor(httpURL string) (string, error) {
 	raw := httpURL
 	if !strings.Contains(raw, "://") {

@@ -35,6 +35,7 @@ func startCluster(t testing.TB, n int) (*paxi.Config, map[paxi.ID]*node.Node, ma
 	t.Helper()
 	cfg := paxi.DefaultConfig()
 	cfg.SetLocal(n, 1, 1, 1)
+	cfg.NativeAddrs = nil // this test starts the native servers itself
 	cfg.LogLevel = "warn"
 	cfg.RequestTimeout = paxi.Duration(3 * time.Second)
 	lns := map[paxi.ID][2]net.Listener{}

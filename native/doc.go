@@ -43,7 +43,7 @@
 // A node serves the protocol with
 //
 //	srv := native.NewServer(n, logger, native.OptionsFor(cfg))
-//	addr, err := native.AddrFor(cfg.HTTPAddrs[id]) // REST port + 1000, until the config names it
+//	addr := cfg.NativeAddrs[id] // native_address in the configuration
 //	_, err = srv.Start(addr)                       // or go srv.Serve(ln) on a pre-bound listener
 //	defer srv.Close()
 //

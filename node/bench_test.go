@@ -23,6 +23,7 @@ func BenchmarkChanClusterCommit(b *testing.B) {
 	cfg := paxi.DefaultConfig()
 	cfg.Transport = paxi.TransportChan
 	cfg.LogLevel = "error"
+	cfg.NativeAddrs = nil
 	net := transport.NewChanNetwork()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var nodes []*node.Node

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ailidani/paxi-style/client"
+	"github.com/ailidani/paxi-style/native"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/store"
 	"github.com/ailidani/paxi-style/transport"
@@ -32,6 +33,9 @@ type Options struct {
 	Listener net.Listener
 	// HTTPListener, if set, is the REST API's pre-bound listener.
 	HTTPListener net.Listener
+	// NativeListener, if set, is the native protocol's pre-bound listener;
+	// otherwise the node listens at its native_address, if it has one.
+	NativeListener net.Listener
 	// Seed seeds the replica's random source; 0 picks one from the clock.
 	Seed uint64
 }
@@ -50,6 +54,8 @@ type Node struct {
 	rand     *rand.Rand
 	http     *http.Server
 	httpLn   net.Listener
+	native   *native.Server // nil without a native address
+	nativeLn net.Listener
 
 	calls   chan *call
 	timerc  chan timerFire
@@ -141,6 +147,17 @@ func New(cfg *paxi.Config, id paxi.ID, p paxi.Protocol, opts Options) (*Node, er
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
+	n.nativeLn = opts.NativeListener
+	if addr := cfg.NativeAddrs[id]; n.nativeLn == nil && addr != "" {
+		if n.nativeLn, err = net.Listen("tcp", addr); err != nil {
+			n.closeIO()
+			return nil, fmt.Errorf("node %v: native protocol: %w", id, err)
+		}
+	}
+	if n.nativeLn != nil {
+		n.native = native.NewServer(n, n.log, native.OptionsFor(cfg))
+	}
+
 	n.replica, err = p.New(env{n})
 	if err != nil {
 		n.closeIO()
@@ -167,8 +184,11 @@ func (n *Node) Run() {
 			n.log.Error("REST API stopped", "err", err)
 		}
 	}()
+	if n.native != nil {
+		go n.native.Serve(n.nativeLn)
+	}
 	n.log.Info("node started", "protocol", n.protocol.Name, "transport", n.cfg.Transport,
-		"address", n.cfg.Addrs[n.id], "http", n.cfg.HTTPAddrs[n.id])
+		"address", n.cfg.Addrs[n.id], "http", n.cfg.HTTPAddrs[n.id], "native", n.cfg.NativeAddrs[n.id])
 }
 
 // Close stops the node: the REST API, the event loop and the transport.
@@ -187,6 +207,12 @@ func (n *Node) Close() error {
 func (n *Node) closeIO() {
 	n.faults.Close()
 	n.httpLn.Close()
+	if n.native != nil {
+		n.native.Close()
+	}
+	if n.nativeLn != nil {
+		n.nativeLn.Close()
+	}
 }
 
 // Done is closed when the event loop has exited.

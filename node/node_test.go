@@ -41,12 +41,13 @@ func startCluster(t *testing.T, n int) *cluster {
 	cfg.SetLocal(n, 1, 1, 1)
 	cfg.LogLevel = "warn"
 	cfg.RequestTimeout = paxi.Duration(3 * time.Second)
-	lns := map[paxi.ID][2]net.Listener{}
+	lns := map[paxi.ID][3]net.Listener{}
 	for _, id := range cfg.IDs() {
-		tl, hl := listen(t), listen(t)
+		tl, hl, nl := listen(t), listen(t), listen(t)
 		cfg.Addrs[id] = tl.Addr().String()
 		cfg.HTTPAddrs[id] = "http://" + hl.Addr().String()
-		lns[id] = [2]net.Listener{tl, hl}
+		cfg.NativeAddrs[id] = nl.Addr().String()
+		lns[id] = [3]net.Listener{tl, hl, nl}
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -58,7 +59,7 @@ func startCluster(t *testing.T, n int) *cluster {
 	}
 	for _, id := range cfg.IDs() {
 		nd, err := node.New(cfg, id, paxos.Protocol(), node.Options{
-			Logger: logger, Listener: lns[id][0], HTTPListener: lns[id][1],
+			Logger: logger, Listener: lns[id][0], HTTPListener: lns[id][1], NativeListener: lns[id][2],
 		})
 		if err != nil {
 			t.Fatal(err)

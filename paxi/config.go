@@ -43,6 +43,10 @@ type Config struct {
 	// HTTPAddrs maps every node to the base URL of its REST API, e.g.
 	// "http://127.0.0.1:8081".
 	HTTPAddrs map[ID]string `json:"http_address"`
+	// NativeAddrs maps nodes to the host:port of their native client
+	// protocol (package native), the fast path next to REST. Optional: a
+	// node without one serves REST only.
+	NativeAddrs map[ID]string `json:"native_address,omitempty"`
 
 	// Heartbeat is how often a leader tells followers it is alive.
 	Heartbeat Duration `json:"heartbeat"`
@@ -103,19 +107,26 @@ func defaults() Config {
 }
 
 // DefaultConfig returns the built-in configuration: three Multi-Paxos nodes
-// in zone 1 on loopback, transport ports 1735-1737 and REST ports 8081-8083.
+// in zone 1 on loopback, transport ports 1735-1737, REST ports 8081-8083
+// and native ports 9081-9083.
 func DefaultConfig() *Config {
 	c := defaults()
 	c.SetLocal(3, 1, 1735, 8081)
 	return &c
 }
 
+// NativePortOffset is how far above its REST port SetLocal puts a node's
+// native port.
+const NativePortOffset = 1000
+
 // SetLocal replaces the node list with n nodes spread over the given number
 // of zones (round-robin: 1.1, 2.1, 3.1, 1.2, ...; one zone puts them all in
-// zone 1), listening on loopback from the given ports upwards.
+// zone 1), listening on loopback from the given ports upwards; the native
+// protocol listens NativePortOffset above each REST port.
 func (c *Config) SetLocal(n, zones, port, httpPort int) {
 	c.Addrs = make(map[ID]string, n)
 	c.HTTPAddrs = make(map[ID]string, n)
+	c.NativeAddrs = make(map[ID]string, n)
 	if zones < 1 {
 		zones = 1
 	}
@@ -123,6 +134,7 @@ func (c *Config) SetLocal(n, zones, port, httpPort int) {
 		id := NewID(i%zones+1, i/zones+1)
 		c.Addrs[id] = fmt.Sprintf("127.0.0.1:%d", port+i)
 		c.HTTPAddrs[id] = fmt.Sprintf("http://127.0.0.1:%d", httpPort+i)
+		c.NativeAddrs[id] = fmt.Sprintf("127.0.0.1:%d", httpPort+NativePortOffset+i)
 	}
 }
 
@@ -219,6 +231,20 @@ func (c *Config) Validate() error {
 		if c.AdminToken == "" && !isLoopback(u.Hostname()) {
 			bad("admin_token is empty but http_address.%v = %q is not a loopback address: set a token to guard the fault-injection endpoints", id, h)
 		}
+	}
+	seenNative := map[string]ID{}
+	for _, id := range SortIDs(mapKeys(c.NativeAddrs)) {
+		a := c.NativeAddrs[id]
+		if _, ok := c.Addrs[id]; !ok {
+			bad("native_address.%v: node has no address entry", id)
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("native_address.%v = %q: want host:port", id, a)
+		}
+		if other, dup := seenNative[a]; dup {
+			bad("native_address.%v = %q: already used by node %v", id, a, other)
+		}
+		seenNative[a] = id
 	}
 	if c.Heartbeat <= 0 {
 		bad("heartbeat = %v: must be positive", c.Heartbeat)
@@ -321,6 +347,12 @@ func (c *Config) Clone() *Config {
 	d.HTTPAddrs = make(map[ID]string, len(c.HTTPAddrs))
 	for k, v := range c.HTTPAddrs {
 		d.HTTPAddrs[k] = v
+	}
+	if c.NativeAddrs != nil {
+		d.NativeAddrs = make(map[ID]string, len(c.NativeAddrs))
+		for k, v := range c.NativeAddrs {
+			d.NativeAddrs[k] = v
+		}
 	}
 	if c.WAN != nil {
 		w := *c.WAN

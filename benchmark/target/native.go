@@ -23,18 +23,22 @@ const (
 var Clients = []string{ClientREST, ClientNative}
 
 // NewClient returns a DB for the paxi-style node whose REST API is at base,
-// through the given client path: REST (NewPaxi) or the native protocol on
-// the node's native address (native.AddrFor(base)) over conns connections.
-func NewClient(path, base, clientID string, conns int, timeout time.Duration) (benchmark.DB, error) {
+// through the given client path: REST (NewPaxi) or the native protocol at
+// nativeAddr over conns connections. An empty nativeAddr stands for the
+// node's REST port plus paxi.NativePortOffset (native.AddrFor(base)), the
+// addresses paxi.Config.SetLocal gives.
+func NewClient(path, base, nativeAddr, clientID string, conns int, timeout time.Duration) (benchmark.DB, error) {
 	switch path {
 	case ClientREST, "":
 		return NewPaxi(base, clientID, timeout), nil
 	case ClientNative:
-		addr, err := native.AddrFor(base)
-		if err != nil {
-			return nil, err
+		if nativeAddr == "" {
+			var err error
+			if nativeAddr, err = native.AddrFor(base); err != nil {
+				return nil, err
+			}
 		}
-		return NewNative(addr, clientID, conns, timeout)
+		return NewNative(nativeAddr, clientID, conns, timeout)
 	}
 	return nil, fmt.Errorf("client %q: must be one of %q", path, Clients)
 }

@@ -72,18 +72,18 @@ func TestNative(t *testing.T) {
 }
 
 func TestNewClient(t *testing.T) {
-	if db, err := NewClient(ClientREST, "http://127.0.0.1:1", "c", 1, time.Second); err != nil {
+	if db, err := NewClient(ClientREST, "http://127.0.0.1:1", "", "c", 1, time.Second); err != nil {
 		t.Fatalf("rest: %v", err)
 	} else if _, ok := db.(*PaxiDB); !ok {
 		t.Fatalf("rest: %T", db)
 	}
-	if _, err := NewClient("grpc", "http://x:1", "c", 1, 0); err == nil || !strings.Contains(err.Error(), `"native"`) {
+	if _, err := NewClient("grpc", "http://x:1", "", "c", 1, 0); err == nil || !strings.Contains(err.Error(), `"native"`) {
 		t.Fatalf("unknown client: %v", err)
 	}
-	if _, err := NewClient(ClientNative, "http://x:65000", "c", 1, 0); err == nil {
+	if _, err := NewClient(ClientNative, "http://x:65000", "", "c", 1, 0); err == nil {
 		t.Fatal("native with no possible native port succeeded")
 	}
-	if _, err := NewClient(ClientNative, "http://127.0.0.1:1", "c", 1, time.Second); err == nil {
+	if _, err := NewClient(ClientNative, "http://127.0.0.1:1", "", "c", 1, time.Second); err == nil {
 		t.Fatal("native with nobody listening succeeded")
 	}
 }

@@ -294,7 +294,7 @@ func newBenchEnv(ctx context.Context, cfg *paxi.Config, bf *benchFlags, stderr i
 		e.where = "at " + eps[i].name
 	}
 	for i, ep := range eps {
-		db, err := newDB(bf, ep.url, fmt.Sprintf("bench-%d-%d", bf.seed, i))
+		db, err := newDB(bf, cfg, ep, fmt.Sprintf("bench-%d-%d", bf.seed, i))
 		if err != nil {
 			return nil, err
 		}

@@ -104,12 +104,7 @@ func runLocal(args []string, stdout, stderr io.Writer) error {
 		nd.Run()
 	}
 	fmt.Fprintf(stderr, "started %d %s nodes over %s: REST at %v\n", len(nodes), cfg.Protocol, cfg.Transport, restList(cfg))
-	if bf.client == target.ClientNative {
-		stopNative, err := startNative(cfg, nodes, logger)
-		if err != nil {
-			return err
-		}
-		defer stopNative()
+	if len(cfg.NativeAddrs) > 0 {
 		fmt.Fprintf(stderr, "native protocol at %v\n", nativeList(cfg))
 	}
 	// An interrupt ends the benchmark early, with its results so far.

@@ -104,6 +104,7 @@ func TestProcessesSurviveLeaderKill(t *testing.T) {
 	for _, id := range cfg.IDs() {
 		cfg.Addrs[id] = "127.0.0.1:" + itoa(freePort(t))
 		cfg.HTTPAddrs[id] = "http://127.0.0.1:" + itoa(freePort(t))
+		cfg.NativeAddrs[id] = "127.0.0.1:" + itoa(freePort(t))
 	}
 	b, _ := json.MarshalIndent(cfg, "", "  ")
 	cfgPath := filepath.Join(dir, "config.json")
