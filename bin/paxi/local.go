@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 
 	"github.com/ailidani/paxi-style/benchmark"
 	"github.com/ailidani/paxi-style/benchmark/target"
@@ -41,6 +42,7 @@ func runLocal(args []string, stdout, stderr io.Writer) error {
 	httpPort := fs.Int("http-port", 8081, "with -n or the built-in configuration: first REST port")
 	keep := fs.Bool("keep", false, "keep the cluster running after the benchmark until interrupted (curl it)")
 	sweep := fs.Bool("sweep", false, "sweep the number of clients up to saturation instead of one run (see the sweep flags)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (nodes and clients) during the benchmark to `file`, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,6 +108,17 @@ func runLocal(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "started %d %s nodes over %s: REST at %v\n", len(nodes), cfg.Protocol, cfg.Transport, restList(cfg))
 	if len(cfg.NativeAddrs) > 0 {
 		fmt.Fprintf(stderr, "native protocol at %v\n", nativeList(cfg))
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	// An interrupt ends the benchmark early, with its results so far.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
