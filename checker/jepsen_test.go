@@ -16,7 +16,7 @@ import (
 )
 
 // porcupineData is where the Jepsen logs live: the shared testdata checked
-// out beside this repository (/work/main and /work/shared here, and in CI).
+// out in a directory named shared beside this repository's directory.
 const porcupineData = "../../shared/testdata/histories/porcupine"
 
 // expected reads EXPECTED.tsv: file -> "linearizable" or "not".
