@@ -39,9 +39,6 @@ func LAN(seed uint64) Network {
 	return Network{Seed: seed, DelayMin: 100 * time.Microsecond, DelayMax: 500 * time.Microsecond}
 }
 
-// DefaultOptions is LAN; kept for tests that build a Cluster by hand.
-func DefaultOptions(seed uint64) Network { return LAN(seed) }
-
 // Validate checks the network against the cluster's configuration.
 func (n Network) Validate(cfg *paxi.Config) error {
 	var errs []error

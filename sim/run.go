@@ -39,7 +39,7 @@ type Options struct {
 
 // DefaultOptions returns a fault-free run: a LAN, three clients on five
 // keys, 10 s of safety phase and 10 s of liveness phase.
-func DefaultRunOptions(seed uint64) Options {
+func DefaultOptions(seed uint64) Options {
 	return Options{
 		Network:    LAN(seed),
 		Workload:   Workload{Clients: 3, Keys: 5, WriteRatio: 0.5, Think: 10 * time.Millisecond, Timeout: 2 * time.Second},
@@ -55,7 +55,7 @@ func DefaultRunOptions(seed uint64) Options {
 // a different adversary): each kind of fault is on or off, with random
 // strength, and the workload varies too.
 func RandomOptions(seed uint64) Options {
-	o := DefaultRunOptions(seed)
+	o := DefaultOptions(seed)
 	rng := rand.New(rand.NewPCG(seed, 0x5a4a))
 	coin := func() bool { return rng.IntN(2) == 0 }
 	dur := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }

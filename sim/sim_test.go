@@ -63,7 +63,7 @@ func TestScheduleCrashesLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := sim.DefaultRunOptions(7)
+	opts := sim.DefaultOptions(7)
 	opts.Schedule = s
 	c, err := sim.New(config(3, 1), paxos.Protocol(), opts.Network)
 	if err != nil {

@@ -17,7 +17,7 @@ func healthy(t *testing.T) map[paxi.ID]*EPaxos {
 	t.Helper()
 	cfg := paxi.DefaultConfig()
 	cfg.SetLocal(3, 1, 1735, 8081)
-	c, err := sim.New(cfg, Protocol(), sim.DefaultOptions(1))
+	c, err := sim.New(cfg, Protocol(), sim.LAN(1))
 	if err != nil {
 		t.Fatal(err)
 	}

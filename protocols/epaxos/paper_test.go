@@ -28,7 +28,7 @@ func config(n int) *paxi.Config {
 
 func newCluster(t *testing.T, n int, seed uint64) *sim.Cluster {
 	t.Helper()
-	c, err := sim.New(config(n), epaxos.Protocol(), sim.DefaultOptions(seed))
+	c, err := sim.New(config(n), epaxos.Protocol(), sim.LAN(seed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +605,7 @@ func TestGarbageIgnored(t *testing.T) {
 // The same seed gives the same run, event for event.
 func TestDeterministicTrace(t *testing.T) {
 	trace := func(seed uint64) uint64 {
-		opts := sim.DefaultOptions(seed)
+		opts := sim.LAN(seed)
 		opts.Loss = 0.1
 		c, err := sim.New(config(3), epaxos.Protocol(), opts)
 		if err != nil {

@@ -90,7 +90,7 @@ func history(c *sim.Cluster, id paxi.ID, key string) []string {
 }
 
 func TestLeaderElectedWithoutRequests(t *testing.T) {
-	c := newCluster(t, 3, sim.DefaultOptions(1))
+	c := newCluster(t, 3, sim.LAN(1))
 	l := elect(t, c)
 	c.RunFor(time.Second)
 	if got := leaderOf(c); got != l {
@@ -106,7 +106,7 @@ func TestLeaderElectedWithoutRequests(t *testing.T) {
 // A command submitted at any node, leader or not, is executed once, on every
 // replica, in the same slot, and answered at the node that took it.
 func TestCommandsExecutedEverywhereInOneOrder(t *testing.T) {
-	c := newCluster(t, 3, sim.DefaultOptions(2))
+	c := newCluster(t, 3, sim.LAN(2))
 	elect(t, c)
 	var hs []uint64
 	for i := range 30 {
@@ -126,7 +126,7 @@ func TestCommandsExecutedEverywhereInOneOrder(t *testing.T) {
 }
 
 func TestReadsSeeAcknowledgedWrites(t *testing.T) {
-	c := newCluster(t, 3, sim.DefaultOptions(3))
+	c := newCluster(t, 3, sim.LAN(3))
 	elect(t, c)
 	await(t, c, time.Second, c.Submit(n2, put("x", "1")))
 	r := await(t, c, time.Second, c.Submit(n3, paxi.Command{Op: paxi.Get, Key: "x"}))[0]
@@ -141,7 +141,7 @@ func TestReadsSeeAcknowledgedWrites(t *testing.T) {
 
 // A command retried with the same client and command id takes effect once.
 func TestRetriedCommandExecutesOnce(t *testing.T) {
-	c := newCluster(t, 3, sim.DefaultOptions(4))
+	c := newCluster(t, 3, sim.LAN(4))
 	elect(t, c)
 	cmd := put("k", "v")
 	cmd.ClientID, cmd.CommandID = "c1", 7
@@ -158,7 +158,7 @@ func TestRetriedCommandExecutesOnce(t *testing.T) {
 
 // §1.6 fix 10: a dead leader is replaced, and the new leader serves.
 func TestDeadLeaderReplaced(t *testing.T) {
-	c := newCluster(t, 3, sim.DefaultOptions(5))
+	c := newCluster(t, 3, sim.LAN(5))
 	old := elect(t, c)
 	await(t, c, time.Second, c.Submit(old, put("k", "before")))
 	c.SetDown(old, true)
@@ -183,7 +183,7 @@ func TestDeadLeaderReplaced(t *testing.T) {
 // over, even from acceptors that report them as committed, and never
 // proposes another command in them.
 func TestNewLeaderLearnsCommittedSlots(t *testing.T) {
-	c := newCluster(t, 3, sim.DefaultOptions(6))
+	c := newCluster(t, 3, sim.LAN(6))
 	l := elect(t, c)
 	var cut paxi.ID // the node that misses the first commit
 	for _, id := range c.IDs() {
@@ -205,7 +205,7 @@ func TestNewLeaderLearnsCommittedSlots(t *testing.T) {
 // §1.6 fix 2: a hole in the log (a slot no acceptor accepted) is filled with
 // a no-op by the next leader, so execution does not stall behind it.
 func TestHoleFilledWithNoop(t *testing.T) {
-	c := newCluster(t, 3, sim.DefaultOptions(7))
+	c := newCluster(t, 3, sim.LAN(7))
 	l := elect(t, c)
 	lost := false
 	c.Filter = func(from, to paxi.ID, m paxi.Message) bool {
@@ -253,7 +253,7 @@ func TestHoleFilledWithNoop(t *testing.T) {
 // With 20 % message loss every request still completes: P2a is retransmitted
 // and followers catch up (the original Paxi wedged on one lost message).
 func TestProgressUnderMessageLoss(t *testing.T) {
-	opts := sim.DefaultOptions(8)
+	opts := sim.LAN(8)
 	opts.Loss = 0.2
 	c := newCluster(t, 5, opts)
 	var hs []uint64
@@ -266,7 +266,7 @@ func TestProgressUnderMessageLoss(t *testing.T) {
 // The same seed gives the same run, event for event.
 func TestDeterministicTrace(t *testing.T) {
 	trace := func(seed uint64) uint64 {
-		opts := sim.DefaultOptions(seed)
+		opts := sim.LAN(seed)
 		opts.Loss = 0.1
 		c := newCluster(t, 3, opts)
 		h := fnv.New64a()
