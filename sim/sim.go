@@ -221,6 +221,25 @@ func (c *Cluster) Reply(h uint64) (paxi.Reply, bool) {
 	return r, ok
 }
 
+// Await runs until every command submitted with the handles hs has a
+// reply, or limit of virtual time has passed. It returns the replies in the
+// order of hs and whether all arrived.
+func (c *Cluster) Await(limit time.Duration, hs ...uint64) ([]paxi.Reply, bool) {
+	ok := c.RunUntil(func() bool {
+		for _, h := range hs {
+			if _, ok := c.replies[h]; !ok {
+				return false
+			}
+		}
+		return true
+	}, limit)
+	out := make([]paxi.Reply, len(hs))
+	for i, h := range hs {
+		out[i] = c.replies[h]
+	}
+	return out, ok
+}
+
 // Step processes the next event. It returns false when there is none.
 func (c *Cluster) Step() bool {
 	if len(c.queue) == 0 {

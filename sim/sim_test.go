@@ -138,7 +138,7 @@ func TestWANDelays(t *testing.T) {
 	}
 	start := c.Now()
 	h := c.Submit(l, paxi.Command{Op: paxi.Put, Key: "k", Value: []byte("v")})
-	if !c.RunUntil(func() bool { _, ok := c.Reply(h); return ok }, 5*time.Second) {
+	if _, ok := c.Await(5*time.Second, h); !ok {
 		t.Fatal("no reply")
 	}
 	took := c.Now() - start

@@ -71,20 +71,9 @@ func committed(c *sim.Cluster, at paxi.ID, id epaxos.InstanceID) bool {
 // await runs until every handle has a reply.
 func await(t *testing.T, c *sim.Cluster, limit time.Duration, hs ...uint64) []paxi.Reply {
 	t.Helper()
-	ok := c.RunUntil(func() bool {
-		for _, h := range hs {
-			if _, ok := c.Reply(h); !ok {
-				return false
-			}
-		}
-		return true
-	}, limit)
+	out, ok := c.Await(limit, hs...)
 	if !ok {
 		t.Fatalf("not every request answered within %v", limit)
-	}
-	out := make([]paxi.Reply, len(hs))
-	for i, h := range hs {
-		out[i], _ = c.Reply(h)
 	}
 	return out
 }

@@ -78,7 +78,7 @@ func TestCommitsWithOnlyTwoNodes(t *testing.T) {
 		}
 	}
 	h := c.Submit(l, paxi.Command{Op: paxi.Put, Key: "k", Value: []byte("v")})
-	if !c.RunUntil(func() bool { _, ok := c.Reply(h); return ok }, 2*time.Second) {
+	if _, ok := c.Await(2*time.Second, h); !ok {
 		t.Fatal("no commit with a live Q2 of 2")
 	}
 }
@@ -127,7 +127,7 @@ func TestThriftySendsToSmallestQ2(t *testing.T) {
 			return true
 		}
 		h := c.Submit(leader(c), paxi.Command{Op: paxi.Put, Key: "k", Value: []byte("v")})
-		if !c.RunUntil(func() bool { _, ok := c.Reply(h); return ok }, time.Second) {
+		if _, ok := c.Await(time.Second, h); !ok {
 			t.Fatal("no reply")
 		}
 		want := 4
@@ -158,7 +158,7 @@ func TestThriftyRetriesOthers(t *testing.T) {
 		}
 	}
 	h := c.Submit(l, paxi.Command{Op: paxi.Put, Key: "k", Value: []byte("v")})
-	if !c.RunUntil(func() bool { _, ok := c.Reply(h); return ok }, 3*time.Second) {
+	if _, ok := c.Await(3*time.Second, h); !ok {
 		t.Fatal("thrifty leader stalled on a dead partner")
 	}
 }
