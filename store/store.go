@@ -65,6 +65,7 @@ type Store struct {
 	keys     map[string][]Version
 	sessions map[string]*session
 	applied  uint64
+	onApply  func(Command, Result) // see OnApply; nil: nobody listens
 }
 
 // New returns an empty store.
@@ -127,8 +128,22 @@ func (s *Store) Apply(c Command) Result {
 			sess.order = sess.order[1:]
 		}
 	}
+	if s.onApply != nil {
+		s.onApply(c, r)
+	}
 	return r
 }
+
+// OnApply makes the store call f after every command it executes, in
+// execution order, on the goroutine that called Apply, with the command and
+// its result; nil stops the calls. Duplicates and no-ops are not executed,
+// so f does not see them, and Restore does not replay the commands behind a
+// snapshot. Because every replica executes the same commands in the same
+// order, f sees the same sequence on every replica: package smr feeds it to
+// a local copy of an external server program. f must not block (it runs
+// inside the replica's step) and must not keep c.Value beyond the call if
+// it may change it: the value is shared with the protocol's log.
+func (s *Store) OnApply(f func(Command, Result)) { s.onApply = f }
 
 func (s *Store) read(key string) Result {
 	h := s.keys[key]

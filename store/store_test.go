@@ -159,3 +159,28 @@ func BenchmarkApplyPut(b *testing.B) {
 		s.Apply(store.Command{Op: store.Put, Key: "k", Value: v, ClientID: "c", CommandID: uint64(i)})
 	}
 }
+
+// OnApply sees every executed command once, in order, and neither
+// duplicates nor no-ops.
+func TestOnApplySeesExecutedCommandsInOrder(t *testing.T) {
+	s := store.New()
+	var seen []string
+	s.OnApply(func(c store.Command, r store.Result) {
+		seen = append(seen, fmt.Sprintf("%v@%d", c, r.Version))
+	})
+	put := store.Command{Op: store.Put, Key: "k", Value: []byte("1"), ClientID: "c", CommandID: 1}
+	s.Apply(put)
+	s.Apply(put) // a retry: not executed again
+	s.Apply(store.Command{Op: store.Noop})
+	s.Apply(store.Command{Op: store.Get, Key: "k", ClientID: "c", CommandID: 2})
+	s.Apply(store.Command{Op: store.Delete, Key: "k", ClientID: "c", CommandID: 3})
+	want := []string{"put(k=k,v=1b,c#1)@1", "get(k=k,c#2)@1", "delete(k=k,c#3)@2"}
+	if !reflect.DeepEqual(seen, want) {
+		t.Fatalf("observed %q, want %q", seen, want)
+	}
+	s.OnApply(nil)
+	s.Apply(store.Command{Op: store.Put, Key: "k"})
+	if len(seen) != len(want) {
+		t.Fatal("observer called after it was removed")
+	}
+}
