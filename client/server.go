@@ -49,6 +49,11 @@ type Status struct {
 	Applied  uint64   `json:"applied"`
 	Waiting  int      `json:"waiting"`
 	Faults   []string `json:"faults"`
+	// PID and CPUSeconds are the serving process and the CPU time (user
+	// and system) it has used since it started, so that a benchmark can
+	// report how many cores each node kept busy. Zero where unknown.
+	PID        int     `json:"pid,omitempty"`
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
 // TokenHeader carries the admin token to the fault endpoints.

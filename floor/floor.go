@@ -16,10 +16,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/ailidani/paxi-style/client"
+	"github.com/ailidani/paxi-style/internal/cputime"
 	"github.com/ailidani/paxi-style/native"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/store"
@@ -65,7 +67,8 @@ func (b *Backend) History(ctx context.Context, key string) ([]store.Version, err
 func (b *Backend) Status(ctx context.Context) (client.Status, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return client.Status{ID: ID, Protocol: ProtocolName, Applied: b.s.Applied(), Faults: []string{}}, nil
+	return client.Status{ID: ID, Protocol: ProtocolName, Applied: b.s.Applied(), Faults: []string{},
+		PID: os.Getpid(), CPUSeconds: cputime.Seconds()}, nil
 }
 
 // Faults returns an injector that injects nothing: there is no transport.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ailidani/paxi-style/client"
+	"github.com/ailidani/paxi-style/internal/cputime"
 	"github.com/ailidani/paxi-style/native"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/store"
@@ -289,7 +290,8 @@ type Status = client.Status
 // filled when the protocol exposes them (methods Leader() paxi.ID and
 // Ballot() paxi.Ballot).
 func (n *Node) Status(ctx context.Context) (Status, error) {
-	s := Status{ID: n.id, Protocol: n.protocol.Name, Faults: n.faults.Faults()}
+	s := Status{ID: n.id, Protocol: n.protocol.Name, Faults: n.faults.Faults(),
+		PID: os.Getpid(), CPUSeconds: cputime.Seconds()}
 	err := n.query(ctx, func() {
 		if r, ok := n.replica.(interface{ Leader() paxi.ID }); ok {
 			s.Leader = r.Leader()

@@ -221,6 +221,8 @@ type benchEnv struct {
 	dbs    []benchmark.DB
 	label  string
 	stderr io.Writer
+	// cpu is how busy this process and the nodes were during the last run.
+	cpu cpuUsage
 }
 
 func newBenchEnv(ctx context.Context, cfg *paxi.Config, bf *benchFlags, stderr io.Writer) (*benchEnv, error) {
@@ -306,7 +308,8 @@ func newBenchEnv(ctx context.Context, cfg *paxi.Config, bf *benchFlags, stderr i
 // run runs the benchmark b (the configured one with, in sweeps, another
 // concurrency).
 func (e *benchEnv) run(ctx context.Context, b benchmark.Config, keepValues bool) (*benchmark.Result, error) {
-	return benchmark.Run(ctx, benchmark.Options{
+	before := e.sampleCPU(ctx)
+	res, err := benchmark.Run(ctx, benchmark.Options{
 		Config:     b,
 		Seed:       e.bf.seed,
 		Label:      e.label,
@@ -317,6 +320,10 @@ func (e *benchEnv) run(ctx context.Context, b benchmark.Config, keepValues bool)
 			return benchmark.Target{Zone: e.eps[n].zone, Node: e.eps[n].name, DB: e.dbs[n]}, nil
 		},
 	})
+	if err == nil {
+		e.cpu = before.usage(e.sampleCPU(context.WithoutCancel(ctx)))
+	}
+	return res, err
 }
 
 // describe prints what the benchmark is about to do.
@@ -368,6 +375,7 @@ func benchOnce(ctx context.Context, cfg *paxi.Config, bf *benchFlags, stdout, st
 	if err := benchmark.PrintTable(stdout, s); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "%s; %.1f µs of CPU per op\n", env.cpu, micros(env.cpu.perOp(s.Overall.Ops)))
 	if res.Interrupted {
 		fmt.Fprintf(stderr, "interrupted after %.1f s: the results cover the requests made until then\n", res.Duration.Seconds())
 	}
@@ -502,3 +510,6 @@ func checkPlotFile(path string) error {
 	}
 	return nil
 }
+
+// micros is d in microseconds.
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

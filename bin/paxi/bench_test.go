@@ -91,8 +91,10 @@ func TestBenchEtcdWritesFilesAndPlots(t *testing.T) {
 		t.Fatalf("paxi bench exited %d: %s", code, errb.String())
 	}
 	t.Log(out.String())
-	// Overall and two zones.
-	if lines := strings.Count(out.String(), "\n"); lines != 4 || !strings.Contains(out.String(), "etcd") {
+	// Header, overall, two zones and the CPU line (only this process:
+	// etcd reports no CPU of its own).
+	if lines := strings.Count(out.String(), "\n"); lines != 5 || !strings.Contains(out.String(), "etcd") ||
+		!strings.Contains(out.String(), "cpu: ") || !strings.Contains(out.String(), "(clients);") {
 		t.Fatalf("table:\n%s", out.String())
 	}
 	f, err := os.Open(filepath.Join(dir, "history.jsonl"))

@@ -71,11 +71,11 @@ func runFloor(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res, err := runFloorEnv(ctx, env, &bf, stderr)
+		res, cpu, err := runFloorEnv(ctx, env, &bf, stderr)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, floorRow{path: path, s: res})
+		rows = append(rows, floorRow{path: path, s: res, cpu: cpu})
 		if ctx.Err() != nil {
 			break
 		}
@@ -86,7 +86,7 @@ func runFloor(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res, err := runFloorEnv(ctx, env, &bf, stderr)
+		res, cpu, err := runFloorEnv(ctx, env, &bf, stderr)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func runFloor(args []string, stdout, stderr io.Writer) error {
 		if bf.target != target.Paxi {
 			path = target.ClientREST // every other target is reached over HTTP
 		}
-		rows = append(rows, floorRow{path: path, s: res, cluster: true})
+		rows = append(rows, floorRow{path: path, s: res, cpu: cpu, cluster: true})
 	}
 	return printFloor(stdout, rows)
 }
@@ -129,12 +129,12 @@ func floorEnv(cfg *paxi.Config, bf *benchFlags, fl *floor.Floor, path string, st
 }
 
 // runFloorEnv runs one benchmark of paxi floor and writes its files.
-func runFloorEnv(ctx context.Context, env *benchEnv, bf *benchFlags, stderr io.Writer) (benchmark.Summary, error) {
+func runFloorEnv(ctx context.Context, env *benchEnv, bf *benchFlags, stderr io.Writer) (benchmark.Summary, cpuUsage, error) {
 	b := env.cfg.Benchmark
 	env.describe(stderr, b, fmt.Sprint(b.Concurrency))
 	res, err := env.run(ctx, b, bf.out != "")
 	if err != nil {
-		return benchmark.Summary{}, err
+		return benchmark.Summary{}, cpuUsage{}, err
 	}
 	s := res.Summary()
 	if res.Interrupted {
@@ -143,17 +143,18 @@ func runFloorEnv(ctx context.Context, env *benchEnv, bf *benchFlags, stderr io.W
 	if bf.out != "" {
 		files, err := writeResult(filepath.Join(bf.out, env.label), res, s)
 		if err != nil {
-			return s, err
+			return s, env.cpu, err
 		}
 		fmt.Fprintf(stderr, "wrote %s\n", strings.Join(files, ", "))
 	}
-	return s, nil
+	return s, env.cpu, nil
 }
 
 // floorRow is one line of paxi floor's table.
 type floorRow struct {
 	path    string // client path
 	s       benchmark.Summary
+	cpu     cpuUsage
 	cluster bool
 }
 
@@ -173,15 +174,15 @@ func printFloor(w io.Writer, rows []floorRow) error {
 	}
 	var tb bytes.Buffer
 	tw := tabwriter.NewWriter(&tb, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\tclient\tclients\tops\terrors\tops/s\tp50_ms\tp99_ms\tof_floor\t\n", width, "label")
+	fmt.Fprintf(tw, "%-*s\tclient\tclients\tops\terrors\tops/s\tp50_ms\tp99_ms\tcores\tcpu_us/op\tof_floor\t\n", width, "label")
 	for _, r := range rows {
 		o := r.s.Overall
 		ratio := "-"
 		if f := floorOf[r.path]; f > 0 {
 			ratio = fmt.Sprintf("%.3f", o.Throughput/f)
 		}
-		fmt.Fprintf(tw, "%-*s\t%s\t%d\t%d\t%d\t%.0f\t%.3f\t%.3f\t%s\t\n", width, r.s.Label, r.path, r.s.Concurrency,
-			o.Ops, o.Errors, o.Throughput, ms(o.P50), ms(o.P99), ratio)
+		fmt.Fprintf(tw, "%-*s\t%s\t%d\t%d\t%d\t%.0f\t%.3f\t%.3f\t%.2f\t%.1f\t%s\t\n", width, r.s.Label, r.path, r.s.Concurrency,
+			o.Ops, o.Errors, o.Throughput, ms(o.P50), ms(o.P99), r.cpu.cores(), micros(r.cpu.perOp(o.Ops)), ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -189,6 +190,11 @@ func printFloor(w io.Writer, rows []floorRow) error {
 	for _, l := range strings.SplitAfter(tb.String(), "\n") {
 		if _, err := io.WriteString(w, strings.TrimPrefix(l, "  ")); err != nil {
 			return err
+		}
+	}
+	for _, r := range rows {
+		if r.cluster {
+			fmt.Fprintf(w, "%s: %s\n", r.s.Label, r.cpu)
 		}
 	}
 	for _, r := range rows {

@@ -60,15 +60,22 @@ func TestFloorWithCluster(t *testing.T) {
 		t.Fatalf("paxi floor -cluster exited %d: %s", code, errb.String())
 	}
 	t.Log(out.String())
-	var row string
+	var row, cpu string
 	for _, l := range strings.Split(out.String(), "\n") {
-		if strings.Contains(l, "standin") {
+		switch {
+		case strings.HasPrefix(l, "standin "):
 			row = l
+		case strings.HasPrefix(l, "standin: cpu: "):
+			cpu = l
 		}
 	}
 	f := strings.Fields(row)
-	if len(f) != 9 || f[1] != "native" || f[8] == "-" {
-		t.Fatalf("cluster row %q: want the native client and a ratio", row)
+	if len(f) != 11 || f[1] != "native" || f[10] == "-" {
+		t.Fatalf("cluster row %q: want the native client, CPU figures and a ratio", row)
+	}
+	// The stand-in serves from this process, so its CPU is this process's.
+	if !strings.Contains(cpu, "this process") || !strings.Contains(cpu, "clients and nodes") {
+		t.Fatalf("cluster CPU line %q: want this process's usage, with the stand-in node in it", cpu)
 	}
 	st, _ := be.Status(t.Context())
 	if st.Applied != 300 {
