@@ -37,8 +37,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", benchDescription, stderr)
 	var cf clusterFlags
 	var bf benchFlags
+	var mf masterFlags
 	cf.register(fs)
 	bf.register(fs)
+	mf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,12 +48,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	bf.parsed(fs)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := mf.fetch(ctx, &cf); err != nil {
+		return err
+	}
 	cfg, err := loadBench(&cf, &bf, nil)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	return benchOnce(ctx, cfg, &bf, stdout, stderr)
 }
 
@@ -67,9 +72,11 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	var cf clusterFlags
 	var bf benchFlags
 	var sf sweepFlags
+	var mf masterFlags
 	cf.register(fs)
 	bf.register(fs)
 	sf.register(fs)
+	mf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,12 +91,15 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if bf.set["c"] {
 		return errors.New("-c has no effect in a sweep: give the levels with -levels (or -max-c)")
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := mf.fetch(ctx, &cf); err != nil {
+		return err
+	}
 	cfg, err := loadBench(&cf, &bf, nil)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	return sweepCluster(ctx, cfg, &bf, &sf, opt, stdout, stderr)
 }
 

@@ -23,6 +23,10 @@ type clusterFlags struct {
 	wan       string
 	q1, q2    int
 	thrifty   bool
+
+	// base, if set, is the configuration to start from instead of -config
+	// (one fetched from a configuration master).
+	base *paxi.Config
 }
 
 func (f *clusterFlags) register(fs *flag.FlagSet) {
@@ -40,7 +44,9 @@ func (f *clusterFlags) register(fs *flag.FlagSet) {
 // validates the result, protocol rules included.
 func (f *clusterFlags) load(adjust func(*paxi.Config)) (*paxi.Config, error) {
 	var cfg *paxi.Config
-	if f.config == "" {
+	if f.base != nil {
+		cfg = f.base
+	} else if f.config == "" {
 		cfg = paxi.DefaultConfig()
 	} else {
 		var err error

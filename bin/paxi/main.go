@@ -3,6 +3,7 @@
 //
 //	paxi local              start a cluster in this process and benchmark it (-sweep: to saturation)
 //	paxi server             run one node of a cluster
+//	paxi master             serve a cluster configuration to the nodes (server -master, bench -master)
 //	paxi bench              benchmark a running cluster through its REST API
 //	paxi sweep              raise the number of clients until a running cluster saturates
 //	paxi floor              the machine's floor: the workload against a bare store over REST and native
@@ -39,6 +40,7 @@ var commands = map[string]command{
 	"check":     {"check a client history for linearizability, or replicas for agreement", runCheck},
 	"fault":     {"run a fault schedule against a running cluster through its fault endpoints", runFault},
 	"sim":       {"run a protocol in the deterministic simulator over many seeds, with faults, and check it", runSim},
+	"master":    {"serve a cluster configuration to nodes started with -master, and collect their readiness", runMaster},
 	"floor":     {"measure the machine's floor: the workload against a bare store over REST and native, and a cluster's ratio to it", runFloor},
 }
 
