@@ -94,6 +94,12 @@ type Protocol struct {
 	// committed every instance with the same attributes. The simulator's
 	// test harness calls it next to the generic checkers.
 	Check func(replicas map[ID]Replica) error
+	// RDMA is set for protocols that replicate with one-sided RDMA: their
+	// Env must implement the optional capability of package
+	// transport/rdma (rdma.Env). The simulator then gives every node an
+	// emulated NIC by itself (sim.Network.RDMA), so sim.Run and the
+	// table-wide simulation test run them unchanged.
+	RDMA bool
 }
 
 // Durable is implemented by replicas that keep part of their state on

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ailidani/paxi-style/fault"
 	"github.com/ailidani/paxi-style/paxi"
+	"github.com/ailidani/paxi-style/transport/rdma"
 )
 
 // Network describes the simulated network. Every knob has its unit in its
@@ -32,6 +33,11 @@ type Network struct {
 	WAN [][]time.Duration
 	// Logger receives the replicas' logs; nil discards them.
 	Logger *slog.Logger
+	// RDMA, if set, gives every node an emulated RDMA NIC on one fabric
+	// (package transport/rdma, sim backend) driven by the cluster's event
+	// queue; see sim/rdma.go. New sets it for protocols with
+	// Protocol.RDMA, with rdma.DefaultOptions(Seed).
+	RDMA *rdma.Options
 }
 
 // LAN is a reliable local network: 100 to 500 µs one way, no loss.
@@ -64,6 +70,11 @@ func (n Network) Validate(cfg *paxi.Config) error {
 			if len(row) != len(n.WAN) {
 				bad("WAN row %d has %d entries, want %d (a square matrix)", i+1, len(row), len(n.WAN))
 			}
+		}
+	}
+	if n.RDMA != nil {
+		if err := n.RDMA.Validate(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/store"
+	"github.com/ailidani/paxi-style/transport/rdma"
 )
 
 // Epoch is the virtual time at which every simulation starts.
@@ -42,6 +43,8 @@ type Cluster struct {
 	onReply    func(h uint64, r paxi.Reply)
 	nextHandle uint64
 	stats      Stats
+
+	fabric *rdma.Fabric // the emulated RDMA NICs, if Network.RDMA
 }
 
 // Stats counts what a simulation did.
@@ -78,6 +81,10 @@ func New(cfg *paxi.Config, p paxi.Protocol, net Network) (*Cluster, error) {
 	if net.WAN == nil {
 		net.WAN = cfg.WAN.Matrix() // the configuration's WAN emulation, if any
 	}
+	if p.RDMA && net.RDMA == nil {
+		o := rdma.DefaultOptions(net.Seed)
+		net.RDMA = &o
+	}
 	if err := net.Validate(cfg); err != nil {
 		return nil, err
 	}
@@ -108,9 +115,12 @@ func New(cfg *paxi.Config, p paxi.Protocol, net Network) (*Cluster, error) {
 			timers: make(map[paxi.TimerID]bool),
 		}
 	}
+	if err := c.attachRDMA(); err != nil {
+		return nil, err
+	}
 	for _, id := range c.ids {
 		n := c.nodes[id]
-		r, err := p.New(n)
+		r, err := p.New(c.env(n))
 		if err != nil {
 			return nil, fmt.Errorf("sim: node %v: %w", id, err)
 		}
@@ -171,9 +181,11 @@ func (c *Cluster) Crash(id paxi.ID) {
 	c.stats.Crashes++
 	d, ok := n.replica.(paxi.Durable)
 	if !ok || c.protocol.Recover == nil {
+		c.isolateRDMA(id, true)
 		c.SetDown(id, true)
 		return
 	}
+	c.crashRDMA(id)
 	n.durable = d.Durable()
 	n.down, n.crashed = true, true
 	n.replica = nil
@@ -191,11 +203,13 @@ func (c *Cluster) Restart(id paxi.ID) error {
 	}
 	c.stats.Restarts++
 	if !n.crashed {
+		c.isolateRDMA(id, false)
 		c.SetDown(id, false)
 		return nil
 	}
 	n.down, n.crashed = false, false
-	r, err := c.protocol.Recover(n, n.durable)
+	c.restartRDMA(id)
+	r, err := c.protocol.Recover(c.env(n), n.durable)
 	if err != nil {
 		return fmt.Errorf("sim: recover %v: %w", id, err)
 	}
