@@ -15,6 +15,7 @@ import (
 
 	"github.com/ailidani/paxi-style/client"
 	"github.com/ailidani/paxi-style/internal/cputime"
+	"github.com/ailidani/paxi-style/metrics"
 	"github.com/ailidani/paxi-style/native"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/store"
@@ -57,6 +58,7 @@ type Node struct {
 	httpLn   net.Listener
 	native   *native.Server // nil without a native address
 	nativeLn net.Listener
+	metrics  *metrics.Node
 
 	calls   chan *call
 	timerc  chan timerFire
@@ -143,8 +145,9 @@ func New(cfg *paxi.Config, id paxi.ID, p paxi.Protocol, opts Options) (*Node, er
 			return nil, fmt.Errorf("node %v: REST API: %w", id, err)
 		}
 	}
+	n.metrics = metrics.New(id, p.Name, p.Messages, n.metricsState)
 	n.http = &http.Server{
-		Handler:           client.NewServer(n, cfg, n.log),
+		Handler:           n.metrics.Wrap(client.NewServer(n, cfg, n.log)),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
@@ -229,8 +232,9 @@ func (n *Node) Faults() client.Faults { return n.faults }
 // Do submits a command and waits for its reply. A command without a client
 // id is given one ("@", this node's ID and its start time, numbered by
 // request), so that every command the protocols see is named.
-func (n *Node) Do(ctx context.Context, cmd paxi.Command) (paxi.Reply, error) {
+func (n *Node) Do(ctx context.Context, cmd paxi.Command) (rep paxi.Reply, err error) {
 	c := &call{cmd: cmd, at: time.Now(), done: make(chan paxi.Reply, 1)}
+	defer func() { n.metrics.Request(c.at, err) }()
 	select {
 	case n.calls <- c:
 	case <-n.done:
@@ -323,6 +327,7 @@ func (n *Node) loop() {
 			if !ok {
 				return
 			}
+			n.metrics.Received(e.Msg)
 			if r, isReply := e.Msg.(paxi.Reply); isReply {
 				n.deliverReply(r)
 				continue
@@ -365,6 +370,7 @@ func (n *Node) send(to paxi.ID, m paxi.Message) {
 		n.local = append(n.local, m)
 		return
 	}
+	n.metrics.Sent(m)
 	if err := n.faults.Send(to, m); err != nil && !errors.Is(err, transport.ErrQueueFull) {
 		n.log.Debug("send failed", "to", to, "msg", m, "err", err)
 	}
