@@ -12,6 +12,7 @@ import (
 	"github.com/ailidani/paxi-style/protocols/epaxos"
 	"github.com/ailidani/paxi-style/protocols/fpaxos"
 	"github.com/ailidani/paxi-style/protocols/paxos"
+	"github.com/ailidani/paxi-style/protocols/wankeeper"
 )
 
 // table lists the protocols by name.
@@ -19,6 +20,7 @@ var table = []paxi.Protocol{
 	paxos.Protocol(),
 	fpaxos.Protocol(),
 	epaxos.Protocol(),
+	wankeeper.Protocol(),
 }
 
 // Lookup returns the protocol called name.
