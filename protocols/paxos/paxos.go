@@ -52,6 +52,7 @@ type Paxos struct {
 	quorum  quorum.Pair // Q1 for phase 1, Q2 for phase 2
 	thrifty bool        // send P2a to a smallest Q2 only (see Options)
 	q2peers []paxi.ID   // thrifty: the peers that with this node form a Q2
+	passive bool        // no elections on silence (see Options)
 	router  paxi.Router
 
 	ballot  paxi.Ballot // highest ballot seen; promised to it
@@ -84,6 +85,12 @@ type Options struct {
 	// Thrifty sends P2a only to a smallest phase-2 quorum, and to the other
 	// acceptors only on retransmission.
 	Thrifty bool
+	// Passive turns off the failure detector's elections: a follower never
+	// starts phase 1 because its leader fell silent, and the owner of the
+	// replica decides when it campaigns (Campaign). A node that started
+	// phase 1 itself still retries it on timeout. WPaxos uses it: an
+	// object changes hands when it is accessed, not when it is idle.
+	Passive bool
 }
 
 // NewWithOptions creates a replica with the given options.
@@ -103,6 +110,7 @@ func NewWithOptions(env paxi.Env, opts Options) (*Paxos, error) {
 		peers:   env.Peers(),
 		quorum:  q,
 		thrifty: opts.Thrifty,
+		passive: opts.Passive,
 		slot:    -1,
 		waiting: make(map[cmdKey]*waiting),
 	}
@@ -271,6 +279,9 @@ func (p *Paxos) handleP1a(from paxi.ID, m P1a) {
 	if m.Ballot > p.ballot {
 		p.stepDown(m.Ballot)
 	}
+	if m.Ballot < p.ballot && m.Ballot.ID() == p.ballot.ID() {
+		return // see staleFromOwner
+	}
 	reply := P1b{Ballot: p.ballot, Slot: p.slot}
 	if m.Ballot == p.ballot {
 		for s := max(m.Execute, 0); s <= p.slot; s++ {
@@ -300,7 +311,9 @@ func (p *Paxos) handleP1b(from paxi.ID, m P1b) {
 		e := p.log.at(r.Slot)
 		switch {
 		case e != nil && e.committed:
-			p.checkSame(r.Slot, e.cmds, r.Commands, from)
+			if r.Committed { // an uncommitted report may be a value that lost
+				p.checkSame(r.Slot, e.cmds, r.Commands, from)
+			}
 		case r.Committed:
 			p.learn(r.Slot, r.Ballot, r.Commands)
 		case e == nil || r.Ballot > e.ballot:
@@ -440,7 +453,9 @@ func (p *Paxos) handleP2a(from paxi.ID, m P2a) {
 		return
 	}
 	if m.Ballot < p.ballot {
-		p.env.Send(from, P2b{Ballot: p.ballot, Slot: m.Slot}) // reject
+		if m.Ballot.ID() != p.ballot.ID() { // see staleFromOwner
+			p.env.Send(from, P2b{Ballot: p.ballot, Slot: m.Slot}) // reject
+		}
 		return
 	}
 	if m.Ballot > p.ballot {
@@ -601,7 +616,7 @@ func (p *Paxos) handleTick(paxi.ID, tick) {
 		p.resendStale(now)
 		return
 	}
-	if now.Sub(p.heard) >= p.deadline {
+	if now.Sub(p.heard) >= p.deadline && (!p.passive || p.ballot.ID() == p.id) {
 		p.startPhase1()
 	}
 	p.resendStale(now)
