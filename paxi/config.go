@@ -81,6 +81,10 @@ type Config struct {
 	// them as a parameter (fpaxos). Multi-Paxos always uses majorities.
 	Quorum QuorumConfig `json:"quorum"`
 
+	// WPaxos tunes protocol "wpaxos": tolerated zone failures and the
+	// migration policy.
+	WPaxos WPaxosConfig `json:"wpaxos"`
+
 	// WAN, if set, delays every message by half the round-trip time between
 	// the zones of its sender and receiver (see WAN).
 	WAN *WAN `json:"wan,omitempty"`
@@ -274,6 +278,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.WAN.validate(c.Zones())...)
 	}
 	errs = append(errs, c.Quorum.validate(c.N())...)
+	errs = append(errs, c.WPaxos.validate()...)
 	if err := c.Benchmark.Validate(); err != nil {
 		errs = append(errs, err)
 	}

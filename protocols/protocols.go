@@ -13,6 +13,7 @@ import (
 	"github.com/ailidani/paxi-style/protocols/fpaxos"
 	"github.com/ailidani/paxi-style/protocols/paxos"
 	"github.com/ailidani/paxi-style/protocols/wankeeper"
+	"github.com/ailidani/paxi-style/protocols/wpaxos"
 )
 
 // table lists the protocols by name.
@@ -21,6 +22,7 @@ var table = []paxi.Protocol{
 	fpaxos.Protocol(),
 	epaxos.Protocol(),
 	wankeeper.Protocol(),
+	wpaxos.Protocol(),
 }
 
 // Lookup returns the protocol called name.

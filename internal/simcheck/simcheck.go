@@ -102,8 +102,8 @@ func NodesFor(seed uint64) int { return 3 + 2*int(seed%2) }
 // Vary adjusts a configuration to exercise what is particular to a
 // protocol, chosen by the seed: Flexible Paxos gets the smallest phase-2
 // quorum (2) with the matching phase-1 quorum (N-1), thrifty on every
-// other seed; WanKeeper gets 1 to 3 zones, so that tokens move between
-// zones.
+// other seed; WPaxos gets 2 to 5 zones, every fz and every migration
+// policy; WanKeeper gets 1 to 3 zones, so that tokens move between zones.
 func Vary(protocol string, cfg *paxi.Config, seed uint64) {
 	switch protocol {
 	case "fpaxos":
@@ -112,6 +112,15 @@ func Vary(protocol string, cfg *paxi.Config, seed uint64) {
 	case "wankeeper":
 		if zones := 1 + int(seed/2%3); zones > 1 {
 			cfg.SetLocal(cfg.N(), zones, 1735, 8081)
+		}
+	case "wpaxos":
+		// Zones × nodes per zone, fz in [0, zones) and the migration policy.
+		layout := [][2]int{{3, 1}, {3, 2}, {2, 2}, {5, 1}}[seed%4]
+		cfg.SetLocal(layout[0]*layout[1], layout[0], 1735, 8081)
+		policy := paxi.WPaxosPolicies[(seed/4)%3]
+		cfg.WPaxos = paxi.WPaxosConfig{FZ: int(seed/12) % layout[0], Policy: policy}
+		if policy == paxi.WPaxosConsecutive {
+			cfg.WPaxos.Threshold = 1 + int(seed/7)%3
 		}
 	}
 }
