@@ -56,6 +56,12 @@ type Config struct {
 	// Min+K-1 (the conflict hot key excepted). Giving each client machine
 	// its own Min gives them disjoint keys, as in Paxi.
 	Min int `json:"Min"`
+	// ZoneKeys gives each zone's clients their own block of K keys: zone
+	// z draws from Min+(z-1)*K .. Min+z*K-1 (the conflict hot key
+	// excepted). With "conflict" this is the WAN conflict workload of the
+	// Paxi paper: every region works on its own objects, and the
+	// percentage of Conflicts goes to the one object they all share.
+	ZoneKeys bool `json:"ZoneKeys,omitempty"`
 
 	// Mu is, for "normal", the mean key (relative to Min). One number
 	// applies to every zone; a list gives the mean of zone 1, 2, ... so

@@ -61,6 +61,9 @@ func NewGenerator(cfg Config, seed uint64, client, zone int) (*Generator, error)
 		pos:    client % cfg.K,
 		stride: cfg.Concurrency % cfg.K,
 	}
+	if cfg.ZoneKeys && zone > 1 {
+		g.min += (zone - 1) * cfg.K
+	}
 	switch g.dist {
 	case Uniform:
 		g.uniform = distuv.Uniform{Min: 0, Max: float64(cfg.K), Src: src}

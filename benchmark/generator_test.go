@@ -207,6 +207,37 @@ func TestConflict(t *testing.T) {
 	}
 }
 
+// With ZoneKeys, each zone's clients stay in their own block of K keys,
+// and only the hot key is shared.
+func TestZoneKeys(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Distribution, cfg.K, cfg.Min, cfg.Conflicts, cfg.ZoneKeys, cfg.Concurrency = Conflict, 100, 1, 20, true, 1
+	for zone := 1; zone <= 3; zone++ {
+		lo, hi := 1+(zone-1)*100, zone*100
+		for _, dist := range []string{Conflict, Uniform, Order} {
+			cfg.Distribution = dist
+			g, err := NewGenerator(cfg, 7, 0, zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[int]bool{}
+			for range 5000 {
+				k := g.Next(0).Key
+				if k == 0 && dist == Conflict {
+					continue
+				}
+				if k < lo || k > hi {
+					t.Fatalf("zone %d, %s: key %d outside the zone's block %d..%d", zone, dist, k, lo, hi)
+				}
+				seen[k] = true
+			}
+			if len(seen) != 100 {
+				t.Errorf("zone %d, %s: %d distinct keys, want the block's 100", zone, dist, len(seen))
+			}
+		}
+	}
+}
+
 // "order": client i walks i, i+C, i+2C, ... so that each round of all
 // clients covers a block of consecutive keys.
 func TestOrder(t *testing.T) {

@@ -206,3 +206,28 @@ func TestDedupe(t *testing.T) {
 		t.Fatalf("%q %q %q", a, b, c)
 	}
 }
+
+func TestLines(t *testing.T) {
+	series := []LineSeries{
+		{Label: "paxos", Points: []Point{{0, 80}, {50, 82}, {100, 85}}},
+		{Label: "wpaxos", Points: []Point{{0, 5}, {50, 60}, {100, 120}}},
+		{Label: "empty"},
+	}
+	p, err := NewLines(series, "conflict (%)", "mean latency (ms)", Options{Title: "Ohio"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Y.Max < 120 || p.Y.Min != 0 {
+		t.Errorf("y axis %v..%v does not cover 0..120", p.Y.Min, p.Y.Max)
+	}
+	out := filepath.Join(t.TempDir(), "lines.png")
+	if err := Save(p, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() < 1000 {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if _, err := NewLines([]LineSeries{{Label: "none"}}, "x", "y", Options{}); err == nil {
+		t.Error("a plot with no points drew without an error")
+	}
+}
