@@ -200,9 +200,14 @@ func (w *WanKeeper) resetVolatile() {
 // Step implements paxi.Replica.
 func (w *WanKeeper) Step(from paxi.ID, m paxi.Message) error { return w.router.Step(from, m) }
 
-// Leader returns the leader of this node's zone as this node believes (zero
-// if none).
-func (w *WanKeeper) Leader() paxi.ID { return w.k.ballot.ID() }
+// Leader returns the master, the leader of the master zone, as this node
+// believes (zero if none): the one leader the whole cluster agrees on, for
+// status pages, benchmarks and fault schedules ("crash leader").
+func (w *WanKeeper) Leader() paxi.ID { return w.leaderOf(w.master) }
+
+// ZoneLeader returns the leader of this node's zone as this node believes
+// (zero if none).
+func (w *WanKeeper) ZoneLeader() paxi.ID { return w.k.ballot.ID() }
 
 // Ballot returns the node's ballot in its zone.
 func (w *WanKeeper) Ballot() paxi.Ballot { return w.k.ballot }

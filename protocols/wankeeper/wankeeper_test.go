@@ -168,6 +168,7 @@ func TestTokenGrantedToExclusiveZone(t *testing.T) {
 	settle(t, c)
 	z2 := paxi.MustID("2.2")
 	before := writeFrom(t, c, z2, "x", 3, "a")
+	t.Logf("relayed writes took %v", before)
 	if min(before[0], before[1], before[2]) < rtt {
 		t.Fatalf("writes relayed to the master took %v: less than a round trip %v", before, rtt)
 	}
