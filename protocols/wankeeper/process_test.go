@@ -1,0 +1,162 @@
+package wankeeper_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ailidani/paxi-style/checker"
+	"github.com/ailidani/paxi-style/client"
+	"github.com/ailidani/paxi-style/internal/clustertest"
+	"github.com/ailidani/paxi-style/paxi"
+	"github.com/ailidani/paxi-style/store"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// waitMaster waits until every node of ids reports the same master, other
+// than not, and returns it.
+func waitMaster(t *testing.T, cfg *paxi.Config, ids []paxi.ID, not paxi.ID, timeout time.Duration) paxi.ID {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var master paxi.ID
+		agreed := true
+		for _, id := range ids {
+			st, err := client.NewREST(cfg.HTTPAddrs[id], "", time.Second).Status(context.Background())
+			if err != nil || st.Leader == 0 || st.Leader == not || (master != 0 && st.Leader != master) {
+				agreed = false
+				break
+			}
+			master = st.Leader
+		}
+		if agreed {
+			return master
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nodes %v did not agree on a master (other than %v) within %v", ids, not, timeout)
+	return 0
+}
+
+// Nine real processes (3 zones of 3 on loopback, the aws5 WAN emulated)
+// run WanKeeper while clients in every zone record a history; the master
+// is killed (SIGKILL) mid-run. The master zone elects a new master, clients
+// keep completing operations, the history is linearizable and the
+// surviving replicas agree.
+func TestProcessesSurviveMasterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the paxi binary and runs nine processes")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "paxi")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../bin/paxi").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := paxi.DefaultConfig()
+	cfg.Protocol = "wankeeper"
+	cfg.SetLocal(9, 3, 1, 1)
+	cfg.WAN = &paxi.WAN{Preset: "aws5"}
+	for _, id := range cfg.IDs() {
+		cfg.Addrs[id] = "127.0.0.1:" + freePort(t)
+		cfg.HTTPAddrs[id] = "http://127.0.0.1:" + freePort(t)
+		cfg.NativeAddrs[id] = "127.0.0.1:" + freePort(t)
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	procs := map[paxi.ID]*exec.Cmd{}
+	for _, id := range cfg.IDs() {
+		cmd := exec.Command(bin, "server", "-id", id.String(), "-config", cfgPath, "-log-level", "warn")
+		var logs bytes.Buffer
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[id] = cmd
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("node %v log:\n%s", id, logs.String())
+			}
+		})
+	}
+	master := waitMaster(t, cfg, cfg.IDs(), 0, 30*time.Second)
+	var urls, live []string
+	var liveIDs []paxi.ID
+	for _, id := range cfg.IDs() {
+		urls = append(urls, cfg.HTTPAddrs[id])
+		if id != master {
+			live = append(live, cfg.HTTPAddrs[id])
+			liveIDs = append(liveIDs, id)
+		}
+	}
+	const keys = 4
+	rec := clustertest.StartRecorder(urls, 9, keys, 0.5, 3*time.Second)
+	time.Sleep(2 * time.Second)
+	procs[master].Process.Signal(syscall.SIGKILL)
+	procs[master].Wait()
+	killedAt := time.Now().UnixNano()
+	newMaster := waitMaster(t, cfg, liveIDs, master, 15*time.Second)
+	time.Sleep(3 * time.Second)
+	ops := rec.Stop()
+
+	after := 0
+	for _, op := range ops {
+		if op.Error == "" && op.Call > killedAt {
+			after++
+		}
+	}
+	t.Logf("killed master %v; new master %v; %d operations, %d completed after the kill", master, newMaster, len(ops), after)
+	if after == 0 {
+		t.Fatal("no operation completed after the master was killed")
+	}
+	rep, err := checker.Linearizable(context.Background(), ops, checker.Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("linearizability: %s", rep.String())
+	if rep.Verdict != checker.Ok {
+		t.Fatal("history not linearizable")
+	}
+	time.Sleep(time.Second) // the survivors learn the last commits
+	replicas := map[string]map[string][]store.Version{}
+	for _, id := range liveIDs {
+		replicas[id.String()] = map[string][]store.Version{}
+		for k := range keys {
+			key := "h" + strconv.Itoa(k)
+			h, err := client.NewREST(cfg.HTTPAddrs[id], "", 5*time.Second).HistoryDetail(context.Background(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replicas[id.String()][key] = h
+		}
+	}
+	cons := checker.Consensus(replicas, ops)
+	t.Logf("agreement: %s", cons.String())
+	if !cons.Ok() {
+		t.Fatal("surviving replicas disagree")
+	}
+}
