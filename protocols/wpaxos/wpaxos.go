@@ -136,6 +136,33 @@ func newWPaxos(env paxi.Env) (*WPaxos, error) {
 // Step implements paxi.Replica.
 func (w *WPaxos) Step(from paxi.ID, m paxi.Message) error { return w.router.Step(from, m) }
 
+// Owner returns the node this replica believes owns the object: the owner
+// of the highest ballot it has seen for it (0: none, or never heard of).
+func (w *WPaxos) Owner(key string) paxi.ID {
+	if in := w.objects[key]; in != nil {
+		return in.p.Leader()
+	}
+	return 0
+}
+
+// Leads reports whether this node owns the object and has completed phase
+// 1 for it.
+func (w *WPaxos) Leads(key string) bool {
+	in := w.objects[key]
+	return in != nil && in.p.IsLeader()
+}
+
+// Ballot returns this replica's ballot for the object (0: none).
+func (w *WPaxos) Ballot(key string) paxi.Ballot {
+	if in := w.objects[key]; in != nil {
+		return in.p.Ballot()
+	}
+	return 0
+}
+
+// Objects returns the number of objects this node holds state for.
+func (w *WPaxos) Objects() int { return len(w.objects) }
+
 // object returns the object's instance, making it on first use.
 func (w *WPaxos) object(key string) *instance {
 	if in := w.objects[key]; in != nil {
