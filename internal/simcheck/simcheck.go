@@ -103,14 +103,17 @@ func NodesFor(seed uint64) int { return 3 + 2*int(seed%2) }
 // protocol, chosen by the seed: Flexible Paxos gets the smallest phase-2
 // quorum (2) with the matching phase-1 quorum (N-1), thrifty on every
 // other seed; WPaxos gets 2 to 5 zones, every fz and every migration
-// policy; WanKeeper gets 1 to 3 zones, so that tokens move between zones.
+// policy; WanKeeper, if given one zone, gets 1 to 3, so that tokens move
+// between zones.
 func Vary(protocol string, cfg *paxi.Config, seed uint64) {
 	switch protocol {
 	case "fpaxos":
 		n := cfg.N()
 		cfg.Quorum = paxi.QuorumConfig{System: paxi.QuorumCount, Q1: n - 1, Q2: 2, Thrifty: seed%2 == 0}
 	case "wankeeper":
-		if zones := 1 + int(seed/2%3); zones > 1 {
+		// Only a single-zone configuration is spread: a caller that
+		// chose zones (paxi sim -zones) keeps them.
+		if zones := 1 + int(seed/2%3); zones > 1 && len(cfg.Zones()) == 1 {
 			cfg.SetLocal(cfg.N(), zones, 1735, 8081)
 		}
 	case "wpaxos":
