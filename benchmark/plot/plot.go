@@ -56,6 +56,9 @@ type Options struct {
 	// LogX draws the latency axis of a CDF on a log scale, which shows the
 	// tail.
 	LogX bool
+	// ZoneNames, if set, names zone z ZoneNames[z-1] on per-zone plots
+	// (e.g. the regions of a WAN preset) instead of "zone z".
+	ZoneNames []string
 	// Width and Height are the size of the figure (default 6 x 4 inches;
 	// a PNG is drawn at 96 dots per inch).
 	Width, Height vg.Length
@@ -300,6 +303,9 @@ func NewZoneBars(series []ZoneSeries, opt Options) (*gplot.Plot, error) {
 	names := make([]string, len(zones))
 	for j, z := range zones {
 		names[j] = fmt.Sprintf("zone %d", z)
+		if z >= 1 && z <= len(opt.ZoneNames) {
+			names[j] = opt.ZoneNames[z-1]
+		}
 	}
 	p.NominalX(names...)
 	// Room around the outer bars and above the tallest, for the legend.
