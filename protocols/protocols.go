@@ -12,6 +12,7 @@ import (
 	"github.com/ailidani/paxi-style/protocols/epaxos"
 	"github.com/ailidani/paxi-style/protocols/fpaxos"
 	"github.com/ailidani/paxi-style/protocols/paxos"
+	"github.com/ailidani/paxi-style/protocols/vpaxos"
 	"github.com/ailidani/paxi-style/protocols/wankeeper"
 	"github.com/ailidani/paxi-style/protocols/wpaxos"
 )
@@ -23,6 +24,7 @@ var table = []paxi.Protocol{
 	epaxos.Protocol(),
 	wankeeper.Protocol(),
 	wpaxos.Protocol(),
+	vpaxos.Protocol(),
 }
 
 // Lookup returns the protocol called name.

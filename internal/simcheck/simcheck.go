@@ -104,7 +104,7 @@ func NodesFor(seed uint64) int { return 3 + 2*int(seed%2) }
 // quorum (2) with the matching phase-1 quorum (N-1), thrifty on every
 // other seed; WPaxos gets 2 to 5 zones, every fz and every migration
 // policy; WanKeeper, if given one zone, gets 1 to 3, so that tokens move
-// between zones.
+// between zones; VPaxos, likewise, so that objects migrate between zones.
 func Vary(protocol string, cfg *paxi.Config, seed uint64) {
 	switch protocol {
 	case "fpaxos":
@@ -124,6 +124,10 @@ func Vary(protocol string, cfg *paxi.Config, seed uint64) {
 		cfg.WPaxos = paxi.WPaxosConfig{FZ: int(seed/12) % layout[0], Policy: policy}
 		if policy == paxi.WPaxosConsecutive {
 			cfg.WPaxos.Threshold = 1 + int(seed/7)%3
+		}
+	case "vpaxos":
+		if zones := 1 + int(seed/2%3); zones > 1 && len(cfg.Zones()) == 1 {
+			cfg.SetLocal(cfg.N(), zones, 1735, 8081)
 		}
 	}
 }
