@@ -64,20 +64,20 @@ func (s *Store) Snapshot() Snapshot {
 // snapshot that repeats a key or client, or whose versions are not numbered
 // 1, 2, 3, ...
 func (s *Store) Restore(snap Snapshot) error {
-	keys := make(map[string][]Version, len(snap.Keys))
+	fresh := New()
+	keys := fresh.keys
 	for _, kh := range snap.Keys {
 		if _, dup := keys[kh.Key]; dup {
 			return fmt.Errorf("store: restore: key %q appears twice", kh.Key)
 		}
-		vs := make([]Version, len(kh.Versions))
+		h := &keyHistory{}
 		for i, v := range kh.Versions {
 			if v.Version != uint64(i+1) {
 				return fmt.Errorf("store: restore: key %q: version %d at position %d, want %d", kh.Key, v.Version, i, i+1)
 			}
-			v.Value = slices.Clone(v.Value)
-			vs[i] = v
+			h.add(v, fresh.intern(v.ClientID))
 		}
-		keys[kh.Key] = vs
+		keys[kh.Key] = h
 	}
 	sessions := make(map[string]*session, len(snap.Sessions))
 	for _, sr := range snap.Sessions {
@@ -97,6 +97,7 @@ func (s *Store) Restore(snap Snapshot) error {
 		sessions[sr.ClientID] = sess
 	}
 	s.keys, s.sessions, s.applied = keys, sessions, snap.Applied
+	s.clients, s.clientIndex = fresh.clients, fresh.clientIndex
 	return nil
 }
 

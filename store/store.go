@@ -2,8 +2,6 @@ package store
 
 import (
 	"fmt"
-	"hash/fnv"
-	"slices"
 	"sort"
 )
 
@@ -51,26 +49,37 @@ type remembered struct {
 // fingerprint hashes what a command does, to tell a retry from a different
 // command that reuses an id.
 func fingerprint(c Command) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte{byte(c.Op)})
-	h.Write([]byte(c.Key))
-	h.Write([]byte{0})
-	h.Write(c.Value)
-	return h.Sum64()
+	// FNV-1a, written out: hash/fnv's interface and the string-to-bytes
+	// conversion cost an allocation on every write.
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	h = (h ^ uint64(c.Op)) * prime
+	for i := 0; i < len(c.Key); i++ {
+		h = (h ^ uint64(c.Key[i])) * prime
+	}
+	h *= prime // the 0 separator: h ^ 0 == h
+	for _, b := range c.Value {
+		h = (h ^ uint64(b)) * prime
+	}
+	return h
 }
 
 // Store is a multi-version key-value store with client sessions. The zero
 // value is not usable; call New.
 type Store struct {
-	keys     map[string][]Version
+	keys     map[string]*keyHistory
 	sessions map[string]*session
-	applied  uint64
-	onApply  func(Command, Result) // see OnApply; nil: nobody listens
+	// clients interns the client ids of versions (index 0 is "").
+	clients     []string
+	clientIndex map[string]uint32
+	applied     uint64
+	onApply     func(Command, Result) // see OnApply; nil: nobody listens
 }
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{keys: make(map[string][]Version), sessions: make(map[string]*session)}
+	return &Store{keys: make(map[string]*keyHistory), sessions: make(map[string]*session),
+		clients: []string{""}, clientIndex: make(map[string]uint32)}
 }
 
 // Apply applies a command and returns its result. A write with a non-empty
@@ -99,19 +108,16 @@ func (s *Store) Apply(c Command) Result {
 		r = s.read(c.Key)
 	case Put, Delete:
 		r = s.read(c.Key)
-		v := Version{
-			Version:   r.Version + 1,
-			Deleted:   c.Op == Delete,
-			ClientID:  c.ClientID,
-			CommandID: c.CommandID,
+		h := s.keys[c.Key]
+		if h == nil {
+			h = &keyHistory{}
+			s.keys[c.Key] = h
 		}
+		v := Version{Version: r.Version + 1, Deleted: c.Op == Delete, CommandID: c.CommandID}
 		if c.Op == Put {
-			v.Value = slices.Clone(c.Value)
-			if v.Value == nil {
-				v.Value = []byte{}
-			}
+			v.Value = c.Value // add copies it
 		}
-		s.keys[c.Key] = append(s.keys[c.Key], v)
+		h.add(v, s.intern(c.ClientID))
 		r.Version = v.Version
 	case Noop:
 		return Result{}
@@ -147,11 +153,11 @@ func (s *Store) OnApply(f func(Command, Result)) { s.onApply = f }
 
 func (s *Store) read(key string) Result {
 	h := s.keys[key]
-	if len(h) == 0 {
+	if h == nil || len(h.recs) == 0 {
 		return Result{}
 	}
-	last := h[len(h)-1]
-	return Result{Value: last.Value, Found: !last.Deleted, Version: last.Version}
+	last := h.recs[len(h.recs)-1]
+	return Result{Value: h.value(last), Found: !last.deleted, Version: last.version}
 }
 
 // Get returns the current value of key and whether it has one, without
@@ -164,10 +170,12 @@ func (s *Store) Get(key string) ([]byte, bool) {
 // History returns a copy of the versions of key, oldest first.
 func (s *Store) History(key string) []Version {
 	h := s.keys[key]
-	out := make([]Version, len(h))
-	for i, v := range h {
-		v.Value = slices.Clone(v.Value)
-		out[i] = v
+	if h == nil {
+		return []Version{}
+	}
+	out := make([]Version, len(h.recs))
+	for i, r := range h.recs {
+		out[i] = s.version(h, r)
 	}
 	return out
 }
