@@ -57,14 +57,3 @@ func (p *Paxos) Committed(s int64) ([]paxi.Command, bool) {
 	}
 	return e.cmds, true
 }
-
-// staleFromOwner documents a rule of handleP1a and handleP2a: a P1a or P2a
-// for an older ballot of the node that owns this acceptor's current ballot
-// gets no answer. A rejection carries the acceptor's current ballot, and
-// the sender, whose current ballot that is, would read it as a promise (with
-// an empty log) or as an acceptance at it: a phase-1 quorum that misses the
-// acceptor's accepted values, or a phase-2 quorum counting a vote never
-// cast. The sender needs no rejection, since the newer ballot is its own.
-// Nodes that campaign again and again (WPaxos owners taking objects back)
-// and late or duplicated messages make this happen.
-const staleFromOwner = "no reply to an owner's older ballot"

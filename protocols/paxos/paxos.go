@@ -279,8 +279,14 @@ func (p *Paxos) handleP1a(from paxi.ID, m P1a) {
 	if m.Ballot > p.ballot {
 		p.stepDown(m.Ballot)
 	}
+	// An older ballot of the node that owns the current one gets no
+	// answer: the rejection would carry the current ballot, which the
+	// sender, whose ballot it is, would read as a promise with an empty
+	// log. It needs no rejection; the newer ballot is its own. (Nodes that
+	// campaign again and again, like WPaxos owners, and late or duplicated
+	// messages make this happen.)
 	if m.Ballot < p.ballot && m.Ballot.ID() == p.ballot.ID() {
-		return // see staleFromOwner
+		return
 	}
 	reply := P1b{Ballot: p.ballot, Slot: p.slot}
 	if m.Ballot == p.ballot {
@@ -453,7 +459,10 @@ func (p *Paxos) handleP2a(from paxi.ID, m P2a) {
 		return
 	}
 	if m.Ballot < p.ballot {
-		if m.Ballot.ID() != p.ballot.ID() { // see staleFromOwner
+		// Not to an older ballot of the current ballot's owner, which
+		// would count the rejection as an acceptance at its current
+		// ballot (see handleP1a).
+		if m.Ballot.ID() != p.ballot.ID() {
 			p.env.Send(from, P2b{Ballot: p.ballot, Slot: m.Slot}) // reject
 		}
 		return
