@@ -63,8 +63,8 @@ func write(t *testing.T, c *sim.Cluster, n paxi.ID, key, value string) {
 	}
 }
 
-// history lists the values written to key at a node, in order.
-func history(c *sim.Cluster, n paxi.ID, key string) []string {
+// applied lists the values written to key at a node, in order.
+func applied(c *sim.Cluster, n paxi.ID, key string) []string {
 	var out []string
 	for _, v := range c.Store(n).History(key) {
 		out = append(out, string(v.Value))
@@ -79,7 +79,7 @@ func sameHistories(t *testing.T, c *sim.Cluster, key string) []string {
 	c.RunFor(3 * time.Second) // nodes that lost a Commit learn it from heartbeats
 	var ref []string
 	for i, n := range c.IDs() {
-		got := history(c, n, key)
+		got := applied(c, n, key)
 		if i == 0 {
 			ref = got
 		} else if !slices.Equal(got, ref) {
