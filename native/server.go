@@ -318,7 +318,55 @@ func (c *serverConn) read(br *bufio.Reader) error {
 			return net.ErrClosed
 		}
 		c.handlers.Add(1)
+		if sub, ok := c.s.b.(Submitter); ok {
+			c.submit(sub, req)
+			continue
+		}
 		go c.execute(c.deadlines.get(), req)
+	}
+}
+
+// Submitter is implemented by backends that can take a command without a
+// goroutine waiting for it (a node: node.Submit). The server then hands
+// each request over from its reader and is called back with the reply,
+// instead of running one goroutine per request that blocks in Do. done must
+// be called exactly once; it may run on any goroutine and must not be
+// blocked on by the backend for long (the server queues the response
+// without waiting).
+type Submitter interface {
+	Submit(cmd paxi.Command, timeout time.Duration, done func(paxi.Reply, error))
+}
+
+// submit hands req to a Submitter; the callback queues the response.
+func (c *serverConn) submit(sub Submitter, req Request) {
+	id := req.ID
+	sub.Submit(paxi.Command{Op: req.Op, Key: req.Key, Value: req.Value, ClientID: req.ClientID, CommandID: req.CommandID},
+		c.s.opts.RequestTimeout, func(rep paxi.Reply, err error) {
+			resp := Response{ID: id}
+			if err != nil {
+				resp.Err = "command not executed: " + err.Error()
+			} else {
+				resp.Value, resp.Found, resp.Version, resp.Slot = rep.Result.Value, rep.Result.Found, rep.Result.Version, rep.Slot
+			}
+			c.complete(resp)
+		})
+}
+
+// complete queues the response of a submitted request for the writer
+// without blocking its caller (a node's event loop): the queue has room for
+// every request in flight unless the writer has fallen far behind, and then
+// a goroutine waits for room instead.
+func (c *serverConn) complete(r Response) {
+	select {
+	case c.out <- r:
+		<-c.sem
+		c.handlers.Done()
+	default:
+		go func() {
+			c.send(r)
+			<-c.sem
+			c.handlers.Done()
+		}()
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/store"
 	"github.com/ailidani/paxi-style/transport"
+	"github.com/ailidani/paxi-style/transport/rdma"
 )
 
 // Options tune a Node beyond its configuration; the zero value is fine.
@@ -40,6 +41,10 @@ type Options struct {
 	NativeListener net.Listener
 	// Seed seeds the replica's random source; 0 picks one from the clock.
 	Seed uint64
+	// RDMAFabric is the emulated RDMA fabric that the nodes of this
+	// process share, for protocols with Protocol.RDMA under rdma.backend
+	// "mem" (see rdma.go).
+	RDMAFabric *rdma.Mem
 }
 
 // Node is one running replica: the event loop, the transport (wrapped in
@@ -59,6 +64,7 @@ type Node struct {
 	native   *native.Server // nil without a native address
 	nativeLn net.Listener
 	metrics  *metrics.Node
+	rdma     *rdmaState // nil unless the protocol uses RDMA
 
 	calls   chan *call
 	timerc  chan timerFire
@@ -66,12 +72,16 @@ type Node struct {
 	done    chan struct{}
 	exited  chan struct{}
 	stop    sync.Once
+	// submitMu and submitClosed close Submit when the loop ends.
+	submitMu     sync.RWMutex
+	submitClosed bool
 
 	// Owned by the event loop.
 	local      []paxi.Message // messages to self, delivered after the current Step
 	timers     map[paxi.TimerID]*time.Timer
 	nextTimer  uint64
 	waiters    map[uint64]*call
+	submitted  []pending // Submit's calls in order, for their deadlines
 	nextHandle uint64
 	anon       string // client id given to commands without one
 }
@@ -81,6 +91,10 @@ type call struct {
 	cmd  paxi.Command
 	at   time.Time
 	done chan paxi.Reply // buffered: the loop never blocks on it
+	// cb, if set, is called on the event loop instead of sending on done
+	// (see Submit); deadline is when it is answered with a timeout.
+	cb       func(paxi.Reply, error)
+	deadline time.Time
 }
 
 type timerFire struct {
@@ -162,8 +176,13 @@ func New(cfg *paxi.Config, id paxi.ID, p paxi.Protocol, opts Options) (*Node, er
 		n.native = native.NewServer(n, n.log, native.OptionsFor(cfg))
 	}
 
-	n.replica, err = p.New(env{n})
+	if err := n.attachRDMA(opts.RDMAFabric); err != nil {
+		n.closeIO()
+		return nil, fmt.Errorf("node %v: %w", id, err)
+	}
+	n.replica, err = p.New(n.protocolEnv())
 	if err != nil {
+		n.detachRDMA()
 		n.closeIO()
 		return nil, fmt.Errorf("node %v: %s: %w", id, p.Name, err)
 	}
@@ -204,6 +223,7 @@ func (n *Node) Close() error {
 		n.http.Shutdown(ctx)
 		close(n.done)
 		n.closeIO()
+		n.detachRDMA()
 	})
 	return nil
 }
@@ -312,8 +332,9 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 // loop is the event loop: the only goroutine that touches the replica.
 func (n *Node) loop() {
 	defer close(n.exited)
+	defer n.failSubmitted()
 	defer n.stopTimers()
-	sweep := time.NewTicker(time.Second)
+	sweep := time.NewTicker(n.sweepEvery())
 	defer sweep.Stop()
 	recv := n.faults.Recv()
 	for {
@@ -341,6 +362,9 @@ func (n *Node) loop() {
 				c.cmd.CommandID = h
 			}
 			n.waiters[h] = c
+			if c.cb != nil {
+				n.submitted = append(n.submitted, pending{handle: h, deadline: c.deadline})
+			}
 			n.step(n.id, paxi.Request{Command: c.cmd, Node: n.id, Handle: h})
 		case f := <-n.timerc:
 			if _, ok := n.timers[f.id]; ok {
@@ -349,7 +373,10 @@ func (n *Node) loop() {
 			}
 		case q := <-n.queries:
 			q()
+		case <-n.rdmaReady():
+			n.stepRDMA()
 		case now := <-sweep.C:
+			n.expireSubmitted(now)
 			n.expire(now)
 		case <-n.done:
 			return
@@ -387,6 +414,10 @@ func (n *Node) deliverReply(r paxi.Reply) {
 		return
 	}
 	delete(n.waiters, r.Handle)
+	if c.cb != nil {
+		n.answer(c, r, nil)
+		return
+	}
 	c.done <- r
 }
 
@@ -395,7 +426,7 @@ func (n *Node) deliverReply(r paxi.Reply) {
 func (n *Node) expire(now time.Time) {
 	limit := 2 * time.Duration(n.cfg.RequestTimeout)
 	for h, c := range n.waiters {
-		if now.Sub(c.at) > limit {
+		if c.cb == nil && now.Sub(c.at) > limit { // Submit's calls expire in expireSubmitted
 			delete(n.waiters, h)
 		}
 	}
