@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/ailidani/paxi-style/paxi"
+	"github.com/ailidani/paxi-style/protocols/paxos"
 )
 
 // Check verifies after a simulated run what the WPaxos TLA+ model states as
@@ -58,4 +59,13 @@ func Check(replicas map[paxi.ID]paxi.Replica) error {
 
 func sameCommands(a, b []paxi.Command) bool {
 	return slices.EqualFunc(a, b, func(x, y paxi.Command) bool { return x.Op == y.Op && x.Same(y) })
+}
+
+// instances returns the object instances of a node, for Check.
+func (w *WPaxos) instances() map[string]*paxos.Paxos {
+	out := make(map[string]*paxos.Paxos, len(w.objects))
+	for k, in := range w.objects {
+		out[k] = in.p
+	}
+	return out
 }

@@ -19,18 +19,21 @@
 //
 // # Message flow
 //
-//	message       handler             sends                        when
-//	Request       handleRequest       Forward | Prepare | Accept   a client of this node; the owner proposes, others forward to the owner (or steal)
-//	Forward       handleForward       Forward | Accept | LeaderChange  a request on its way to the owner; the owner's policy may hand the object over
-//	Prepare       instance (P1a)      Promise                      phase 1: a node steals (or first takes) an object
-//	Promise       instance (P1b)      Accept, Commit, Heartbeat    a Q1 of promises makes the sender owner
-//	Accept        instance (P2a)      Accepted                     phase 2 for a slot of the object's log
-//	Accepted      instance (P2b)      Commit                       a Q2 of acceptances commits the slot
-//	Commit        instance (P3)       CatchUp                      a slot is chosen; every node applies it
-//	Heartbeat     instance            CatchUp                      owner: log length and committed prefix, while the object changes
-//	CatchUp       instance            Commit                       a node asks the owner for committed slots it lacks
-//	LeaderChange  handleLeaderChange  Prepare                      the owner's policy asks a remote node to take the object over
-//	tick          handleTick          Prepare, and the instances'  local timer: objects' timers, stealing objects whose requests wait too long
+//	message       handler             sends                          when
+//	Request       handleRequest       Forward, Prepare, Accept       a client of this node: the owner proposes, others forward to the owner or steal
+//	Forward       handleForward       Forward, Accept, LeaderChange  a request on its way to the owner; the owner's policy may hand the object over
+//	Prepare       instance (P1a)      Promise                        phase 1: a node steals (or first takes) an object
+//	Promise       instance (P1b)      Accept, Commit, Heartbeat      a Q1 of promises makes the sender owner
+//	Accept        instance (P2a)      Accepted                       phase 2 for a slot of the object's log
+//	Accepted      instance (P2b)      Commit                         a Q2 of acceptances commits the slot
+//	Commit        instance (P3)       CatchUp                        a slot is chosen; every node applies it
+//	Heartbeat     instance            CatchUp                        owner: log length and committed prefix, while the object changes
+//	CatchUp       instance            Commit                         a node asks the owner for committed slots it lacks
+//	LeaderChange  handleLeaderChange  Prepare                        the owner's policy asks a remote node to take the object over
+//	tick          handleTick          Prepare, Accept, Heartbeat     local timer: fires the objects' timers, steals objects whose requests wait too long
+//
+// "instance" is the object's paxos.Paxos, reached through the node's
+// handlers, which unwrap the message; see package paxos for its handlers.
 //
 // # Quorums
 //
@@ -79,6 +82,10 @@
 //     of forwards follows increasing ballots and ends. A hop count (limit 8)
 //     guards it too; the node the client waits at re-sends a dropped request
 //     or steals the object.
+//   - On preemption the old owner hands its queued requests to the new one
+//     (package paxos's step-down); a request it proposed that was not chosen
+//     still waits at the node its client talks to, which re-sends it after
+//     two election timeouts or takes the object over (pitfall 3).
 //   - The immediate policy backs off after every ownership change (a
 //     randomised half to one election timeout), and the consecutive policy
 //     only counts requests in a row from one zone: two zones sharing a hot

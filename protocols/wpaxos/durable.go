@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/ailidani/paxi-style/paxi"
-	"github.com/ailidani/paxi-style/protocols/paxos"
 )
 
 // durableState is what a WPaxos node keeps on stable storage: each
@@ -45,12 +44,3 @@ func Recover(env paxi.Env, durable any) (paxi.Replica, error) {
 }
 
 var _ paxi.Durable = (*WPaxos)(nil)
-
-// instances is for Check: the object instances of a node.
-func (w *WPaxos) instances() map[string]*paxos.Paxos {
-	out := make(map[string]*paxos.Paxos, len(w.objects))
-	for k, in := range w.objects {
-		out[k] = in.p
-	}
-	return out
-}
