@@ -323,11 +323,12 @@ func (c *Cluster) RunUntil(cond func() bool, limit time.Duration) bool {
 	return true
 }
 
-// After runs f at virtual time Now()+d, between events. Drivers use it for
-// clients and faults.
+// After runs f at virtual time Now()+d, between events (a negative d means
+// now: the clock never goes back). Drivers use it for clients and faults,
+// and the RDMA fabric for placements and completions.
 func (c *Cluster) After(d time.Duration, f func()) {
 	c.seq++
-	heap.Push(&c.queue, &event{at: c.now.Add(d), seq: c.seq, fn: f})
+	heap.Push(&c.queue, &event{at: c.now.Add(max(d, 0)), seq: c.seq, fn: f})
 }
 
 func (c *Cluster) push(at time.Time, from, to paxi.ID, m paxi.Message, timer paxi.TimerID) {
