@@ -43,7 +43,7 @@ type leader struct {
 
 	phase   phase
 	round   uint32
-	started int             // scan count when the round began
+	started int              // scan count when the round began
 	in      map[paxi.ID]bool // the round's members
 	ok      map[paxi.ID]bool
 	out     map[paxi.ID]int // signaled operations outstanding per member

@@ -40,8 +40,8 @@ const (
 )
 
 func wrID(kind uint64, round uint32) uint64 { return kind<<56 | uint64(round&0xffffff)<<32 }
-func wrKind(id uint64) uint64              { return id >> 56 }
-func wrRoundOf(id uint64) uint32           { return uint32(id>>32) & 0xffffff }
+func wrKind(id uint64) uint64               { return id >> 56 }
+func wrRoundOf(id uint64) uint32            { return uint32(id>>32) & 0xffffff }
 
 // cmdKey names a client command.
 type cmdKey struct {
