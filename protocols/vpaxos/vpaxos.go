@@ -110,6 +110,7 @@ type VPaxos struct {
 	master      *master   // nil unless this node is a master member
 	members     []paxi.ID // the master group
 	memberOrder []paxi.ID // the master group, nearest first
+	memberAt    int       // index in memberOrder of the member ops go to first
 	ops         map[uint64]*pendingOp
 	waiting     map[reqKey]*waiting
 	suspects    map[paxi.ID]time.Time // nodes that did not answer in time, and when
@@ -331,8 +332,10 @@ func (r *VPaxos) submitOp(op MasterOp) uint64 {
 	return op.ID
 }
 
+// sendOp sends an op to the member that answered last (the nearest at
+// first), or, on a retry, to the next one.
 func (r *VPaxos) sendOp(p *pendingOp) {
-	to := r.memberOrder[p.tries%len(r.memberOrder)]
+	to := r.memberOrder[(r.memberAt+p.tries)%len(r.memberOrder)]
 	if to == r.id {
 		r.handleMasterOp(r.id, p.op)
 		return
@@ -374,7 +377,10 @@ func (r *VPaxos) sendReplies(rs []routedReply) {
 }
 
 // handleMasterReply takes the master's answer to one of this node's ops.
-func (r *VPaxos) handleMasterReply(_ paxi.ID, m MasterReply) {
+func (r *VPaxos) handleMasterReply(from paxi.ID, m MasterReply) {
+	if i := slices.Index(r.memberOrder, from); i >= 0 {
+		r.memberAt = i // a live member: send the next ops there
+	}
 	o := r.obj(m.Key)
 	r.learnBallot(o, m.Issued)
 	p := r.ops[m.ID]
@@ -476,6 +482,15 @@ func (r *VPaxos) handleTick(paxi.ID, tick) {
 		slices.Sort(ids)
 		for _, id := range ids {
 			p := r.ops[id]
+			// The member did not answer in time: suspect it, and send this
+			// and later ops to the next one.
+			if to := r.memberOrder[(r.memberAt+p.tries)%len(r.memberOrder)]; to != r.id {
+				r.suspect(to)
+				if p.tries == 0 {
+					r.memberAt = (r.memberAt + 1) % len(r.memberOrder)
+					p.tries--
+				}
+			}
 			p.tries++
 			p.sent = now
 			r.sendOp(p)

@@ -1,0 +1,182 @@
+package vpaxos_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ailidani/paxi-style/checker"
+	"github.com/ailidani/paxi-style/client"
+	"github.com/ailidani/paxi-style/history"
+	"github.com/ailidani/paxi-style/internal/clustertest"
+	"github.com/ailidani/paxi-style/paxi"
+	"github.com/ailidani/paxi-style/store"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// waitUp waits until every node answers /status.
+func waitUp(t *testing.T, cfg *paxi.Config, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for _, id := range cfg.IDs() {
+		for {
+			_, err := client.NewREST(cfg.HTTPAddrs[id], "", time.Second).Status(context.Background())
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %v not up within %v: %v", id, timeout, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// Six real processes (3 zones of 2 on loopback, Virginia, Ohio and
+// California of the aws5 WAN emulated) run Vertical Paxos. Every object is
+// first written at node 1.1, which so becomes the primary of them all, with
+// 1.2 and an Ohio node as backups; 1.1 is also a member of the
+// configuration master. Clients at the two Virginia nodes (the primary's
+// zone, so the locality policy keeps the objects there) record a history,
+// and 1.1 is killed (SIGKILL) mid-run. 1.2, whose requests then wait,
+// takes the objects over through the master's surviving members: the
+// history is linearizable and the surviving replicas agree.
+func TestProcessesSurvivePrimaryKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the paxi binary and runs six processes")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "paxi")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../bin/paxi").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := paxi.DefaultConfig()
+	cfg.Protocol = "vpaxos"
+	cfg.SetLocal(6, 3, 1, 1)
+	aws := paxi.Presets["aws5"]
+	var rtt [][]paxi.Duration
+	for i := range 3 {
+		var row []paxi.Duration
+		for j := range 3 {
+			row = append(row, paxi.Duration(aws[i][j]))
+		}
+		rtt = append(rtt, row)
+	}
+	cfg.WAN = &paxi.WAN{RTT: rtt}
+	for _, id := range cfg.IDs() {
+		cfg.Addrs[id] = "127.0.0.1:" + freePort(t)
+		cfg.HTTPAddrs[id] = "http://127.0.0.1:" + freePort(t)
+		cfg.NativeAddrs[id] = "127.0.0.1:" + freePort(t)
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	procs := map[paxi.ID]*exec.Cmd{}
+	for _, id := range cfg.IDs() {
+		cmd := exec.Command(bin, "server", "-id", id.String(), "-config", cfgPath, "-log-level", "warn")
+		var logs bytes.Buffer
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[id] = cmd
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("node %v log:\n%s", id, logs.String())
+			}
+		})
+	}
+	waitUp(t, cfg, 30*time.Second)
+	primary, other := paxi.MustID("1.1"), paxi.MustID("1.2")
+	const keys = 4
+	first := client.NewREST(cfg.HTTPAddrs[primary], "setup", 10*time.Second)
+	var setup []history.Operation // part of the history the checker sees
+	for k := range keys {
+		op := history.Operation{Client: "setup", Kind: history.Put, Key: "h" + strconv.Itoa(k), Input: []byte("setup"),
+			Node: cfg.HTTPAddrs[primary], Call: time.Now().UnixNano()}
+		if _, err := first.Put(context.Background(), op.Key, op.Input); err != nil {
+			t.Fatalf("first write of %s at %v: %v", op.Key, primary, err)
+		}
+		op.Return = time.Now().UnixNano()
+		setup = append(setup, op)
+	}
+	urls := []string{cfg.HTTPAddrs[primary], cfg.HTTPAddrs[other]}
+	rec := clustertest.StartRecorder(urls, 8, keys, 0.5, 5*time.Second)
+	time.Sleep(2 * time.Second)
+	procs[primary].Process.Signal(syscall.SIGKILL)
+	procs[primary].Wait()
+	killedAt := time.Now().UnixNano()
+	time.Sleep(8 * time.Second)
+	ops := append(setup, rec.Stop()...)
+
+	after, failed := 0, 0
+	var firstAfter time.Duration
+	for _, op := range ops {
+		if op.Error != "" {
+			failed++
+		} else if op.Call > killedAt {
+			if after == 0 || time.Duration(op.Return-killedAt) < firstAfter {
+				firstAfter = time.Duration(op.Return - killedAt)
+			}
+			after++
+		}
+	}
+	t.Logf("killed %v, the primary of every object; %d operations (%d failed or unknown), %d completed after the kill, the first %v after it",
+		primary, len(ops), failed, after, firstAfter.Round(time.Millisecond))
+	if after == 0 {
+		t.Fatal("no operation completed after the primary was killed")
+	}
+	rep, err := checker.Linearizable(context.Background(), ops, checker.Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("linearizability: %s", rep.String())
+	if rep.Verdict != checker.Ok {
+		t.Fatal("history not linearizable")
+	}
+	time.Sleep(2 * time.Second) // the survivors learn the last commits
+	replicas := map[string]map[string][]store.Version{}
+	for _, id := range cfg.IDs() {
+		if id == primary {
+			continue
+		}
+		replicas[id.String()] = map[string][]store.Version{}
+		for k := range keys {
+			key := "h" + strconv.Itoa(k)
+			h, err := client.NewREST(cfg.HTTPAddrs[id], "", 5*time.Second).HistoryDetail(context.Background(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replicas[id.String()][key] = h
+		}
+	}
+	cons := checker.Consensus(replicas, ops)
+	t.Logf("agreement: %s", cons.String())
+	if !cons.Ok() {
+		t.Fatal("surviving replicas disagree")
+	}
+}
