@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"testing"
@@ -182,5 +183,36 @@ func TestOnApplySeesExecutedCommandsInOrder(t *testing.T) {
 	s.Apply(store.Command{Op: store.Put, Key: "k"})
 	if len(seen) != len(want) {
 		t.Fatal("observer called after it was removed")
+	}
+}
+
+// Many versions of assorted sizes (crossing the history's chunk
+// boundaries, with values larger than a chunk) read back exactly, as the
+// latest value and in the history, and a caller appending to a value read
+// cannot change the next one.
+func TestManyVersionsReadBack(t *testing.T) {
+	s := store.New()
+	var want [][]byte
+	for i := range 3000 {
+		v := bytes.Repeat([]byte{byte(i)}, (i*37)%200)
+		if i%500 == 7 {
+			v = bytes.Repeat([]byte{byte(i)}, 100<<10) // larger than any chunk
+		}
+		s.Apply(store.Command{Op: store.Put, Key: "k", Value: v, ClientID: fmt.Sprintf("c%d", i%3), CommandID: uint64(i)})
+		want = append(want, v)
+		if got, _ := s.Get("k"); !bytes.Equal(got, v) {
+			t.Fatalf("after put %d: Get returned %d bytes, want %d", i, len(got), len(v))
+		}
+	}
+	got, _ := s.Get("k")
+	_ = append(got, 0xff) // must not write into the history
+	h := s.History("k")
+	if len(h) != len(want) {
+		t.Fatalf("history has %d versions, want %d", len(h), len(want))
+	}
+	for i, v := range h {
+		if !bytes.Equal(v.Value, want[i]) || v.Version != uint64(i+1) || v.ClientID != fmt.Sprintf("c%d", i%3) || v.CommandID != uint64(i) {
+			t.Fatalf("version %d: %d bytes, version %d, client %q, command %d", i, len(v.Value), v.Version, v.ClientID, v.CommandID)
+		}
 	}
 }
