@@ -428,3 +428,28 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("ParseConfig: %v, %+v", err, cfg)
 	}
 }
+
+// The paper's latency shape (§5, PROTOCOLS.md §4.6), in virtual time over
+// the aws5 round-trip times: taking an object costs one round trip to the
+// farthest zone phase 1 needs (fz = 0: every zone; 62 ms from Virginia to
+// California), and every later access from the owner's zone commits inside
+// the zone, in about a LAN round trip.
+func TestWANLatencyShape(t *testing.T) {
+	cfg := config(3, 3, 0, paxi.WPaxosConsecutive)
+	cfg.WAN = &paxi.WAN{Preset: "aws5"}
+	c := newCluster(t, cfg, 11)
+	timed := func(n paxi.ID, key string) time.Duration {
+		start := c.Now()
+		write(t, c, n, key, "v")
+		return c.Now() - start
+	}
+	if d := timed(id("1.1"), "x"); d < 62*time.Millisecond || d > 70*time.Millisecond {
+		t.Fatalf("first access from Virginia took %v, want one round trip to California (62 ms)", d)
+	}
+	for i := range 10 {
+		n := []paxi.ID{id("1.1"), id("1.2")}[i%2]
+		if d := timed(n, "x"); d > 5*time.Millisecond {
+			t.Fatalf("access %d from the owner's zone took %v, want a LAN round trip", i, d)
+		}
+	}
+}
