@@ -34,7 +34,7 @@ func (r *Replica) handleTick() {
 				continue
 			}
 			if f.state == streaming {
-				r.sync(f)
+				r.sync(f, true)
 			} else {
 				r.maybeAdjust(f)
 			}
@@ -271,7 +271,9 @@ func (r *Replica) writeAck(force bool) {
 		return
 	}
 	rec := [2]uint64{pack(r.term, r.end), uint64(r.applied)}
-	if rec == r.acked && !force {
+	// The applied count is for the leader's flow control: a quarter of
+	// the ring's worth of progress is worth a write of its own.
+	if !force && rec[0] == r.acked[0] && rec[1] < r.acked[1]+uint64(r.o.Slots/4) {
 		return
 	}
 	b := append(word(rec[0]), word(rec[1])...)
@@ -393,6 +395,6 @@ func (r *Replica) handleWC(wc rdma.WC) {
 			r.adjust(f)
 		}
 	case wrSignal:
-		r.sync(f)
+		r.sync(f, false)
 	}
 }

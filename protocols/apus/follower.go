@@ -23,9 +23,9 @@ func (r *Replica) handleLogChanged() {
 			from = r.end
 		}
 		for j := from; j < e; j++ {
-			got, err := r.readSlot(j)
-			if err == nil && got.Term > tE {
-				err = fmt.Errorf("apus: entry %d of term %d under an end word of term %d", j, got.Term, tE)
+			t, err := r.checkSlot(j)
+			if err == nil && t > tE {
+				err = fmt.Errorf("apus: entry %d of term %d under an end word of term %d", j, t, tE)
 			}
 			if err != nil {
 				panic(fmt.Sprintf("apus %v: entry %d below the end word %d of term %d does not check: %v", r.id, j, e, tE, err))

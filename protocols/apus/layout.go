@@ -181,21 +181,31 @@ func encodeEntry(e entry) []byte {
 	return b
 }
 
-// decodeEntry reads the entry at the start of slot; errTorn if its bytes
-// do not check.
-func decodeEntry(slot []byte) (entry, error) {
+// checkEntry verifies the entry at the start of slot without decoding its
+// commands: its index and term, errTorn if its bytes do not check.
+func checkEntry(slot []byte) (index int64, term uint64, payload []byte, err error) {
 	if len(slot) < entryHeader {
-		return entry{}, errTorn
+		return 0, 0, nil, errTorn
 	}
 	n := int(binary.LittleEndian.Uint32(slot[16:]))
 	if n > len(slot)-entryHeader {
-		return entry{}, errTorn
+		return 0, 0, nil, errTorn
 	}
-	payload := slot[entryHeader : entryHeader+n]
+	payload = slot[entryHeader : entryHeader+n]
 	if binary.LittleEndian.Uint64(slot[24:]) != checksum(slot[:24], payload) {
-		return entry{}, errTorn
+		return 0, 0, nil, errTorn
 	}
-	e := entry{Index: int64(binary.LittleEndian.Uint64(slot[0:])), Term: binary.LittleEndian.Uint64(slot[8:])}
+	return int64(binary.LittleEndian.Uint64(slot[0:])), binary.LittleEndian.Uint64(slot[8:]), payload, nil
+}
+
+// decodeEntry reads the entry at the start of slot; errTorn if its bytes
+// do not check.
+func decodeEntry(slot []byte) (entry, error) {
+	idx, term, payload, err := checkEntry(slot)
+	if err != nil {
+		return entry{}, err
+	}
+	e := entry{Index: idx, Term: term}
 	cmds, err := paxi.DecodeCommands(msgpack.NewDecoder(bytes.NewReader(payload)))
 	if err != nil {
 		return entry{}, fmt.Errorf("apus: entry %d@%d checks but does not decode: %w", e.Index, e.Term, err)

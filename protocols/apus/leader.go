@@ -109,7 +109,7 @@ func (r *Replica) append() {
 	if added {
 		for _, f := range r.fs {
 			if f != nil {
-				r.sync(f)
+				r.sync(f, true)
 			}
 		}
 		r.maybeCommit()
@@ -155,7 +155,7 @@ func (r *Replica) scanAcks() {
 	r.maybeCommit()
 	for _, f := range r.fs {
 		if f != nil {
-			r.sync(f)
+			r.sync(f, false)
 		}
 	}
 }
@@ -182,11 +182,6 @@ func (r *Replica) maybeCommit() {
 	r.commit = n
 	r.log.Store64(offCommit, pack(r.term, r.commit))
 	r.apply(r.commit)
-	for _, f := range r.fs {
-		if f != nil {
-			r.sync(f)
-		}
-	}
 	if len(r.pending) > 0 {
 		r.scheduleFlush()
 	}
@@ -225,27 +220,29 @@ func (r *Replica) adjust(f *follow) {
 	m := app
 	for j := app; j < min(e, r.end); j++ {
 		off := r.slotOff(j)
-		got, err := decodeEntry(buf[off : off+r.o.SlotSize])
-		if err != nil || got.Index != j || got.Term != r.termAt(j) {
+		idx, term, _, err := checkEntry(buf[off : off+r.o.SlotSize])
+		if err != nil || idx != j || term != r.termAt(j) {
 			break
 		}
 		m = j + 1
 	}
 	f.next, f.newEnd, f.sentEnd, f.sentCommt, f.state = m, true, -1, -1, streaming
 	r.stats.Adjusted++
-	r.sync(f)
+	r.sync(f, true)
 }
 
 // sync posts to a follower what it lacks: entries (as far as its ring has
-// room), then its end word, then the commit word, on the log plane, in
-// that order. Leaving one work request's room means the rest follows on
-// the next signaled completion.
-func (r *Replica) sync(f *follow) {
+// room), then its header, the end and commit words in one 16-byte WRITE,
+// on the log plane, in that order. The commit word alone is sent lazily
+// (withCommit: on the heartbeat tick), as in APUS; otherwise it rides on
+// the next header write. Leaving room means the rest follows on the next
+// signaled completion.
+func (r *Replica) sync(f *follow, withCommit bool) {
 	if r.role != leader || f.state != streaming {
 		return
 	}
 	c := r.conn[f.i]
-	room := r.room(c.log) - 3
+	room := r.room(c.log) - 2
 	if room <= 0 {
 		return
 	}
@@ -258,11 +255,12 @@ func (r *Replica) sync(f *follow) {
 	for ; next < limit && len(wrs) < room; next++ {
 		wrs = append(wrs, r.write(rkeyLog, r.slotOff(next), r.entryBytes(next)))
 	}
-	if next != f.sentEnd {
-		wrs = append(wrs, r.write(rkeyLog, offEnd, word(pack(r.term, next))))
-	}
-	if r.commit != f.sentCommt {
-		wrs = append(wrs, r.write(rkeyLog, offCommit, word(pack(r.term, r.commit))))
+	if next != f.sentEnd || (withCommit && r.commit != f.sentCommt) {
+		hdr := append(word(pack(r.term, next)), word(pack(r.term, r.commit))...)
+		wrs = append(wrs, r.write(rkeyLog, offEnd, hdr))
+	} else {
+		next = f.next
+		wrs = nil
 	}
 	if len(wrs) == 0 || !r.post(c.log, c.logEpoch, wrs) {
 		return
@@ -277,8 +275,9 @@ func (r *Replica) entryBytes(j int64) []byte {
 	if j < r.applied {
 		return encodeEntry(r.hist[j])
 	}
-	buf := make([]byte, r.o.SlotSize)
-	r.log.Read(r.slotOff(j), buf)
-	n := int(binary.LittleEndian.Uint32(buf[16:]))
-	return buf[:entryHeader+n]
+	off := r.slotOff(j)
+	n := int(binary.LittleEndian.Uint32(word(r.log.Load64(off + 16)))) // the length, in the header's third word
+	buf := make([]byte, entryHeader+n)
+	r.log.Read(off, buf)
+	return buf
 }
