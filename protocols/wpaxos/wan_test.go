@@ -72,3 +72,21 @@ func ExampleWPaxos_Owner() {
 	fmt.Println(c.Replica(paxi.MustID("3.1")).(*wpaxos.WPaxos).Owner("x"))
 	// Output: 2.1
 }
+
+// One seed, one run: the same seed gives the same events, faults and
+// crashes included (no map order or other randomness leaks into WPaxos).
+func TestSameSeedSameRun(t *testing.T) {
+	run := func() (sim.Stats, string) {
+		cfg := wanConfig(7)
+		res, err := sim.Run(cfg, wpaxos.Protocol(), sim.RandomOptions(7))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Stats, fmt.Sprint(res.History, res.Trace)
+	}
+	s1, h1 := run()
+	s2, h2 := run()
+	if s1 != s2 || h1 != h2 {
+		t.Fatalf("two runs of seed 7 differ: %+v vs %+v", s1, s2)
+	}
+}
