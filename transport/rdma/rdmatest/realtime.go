@@ -143,6 +143,11 @@ func (r *rtNet) RunUntil(cond func() bool, limit time.Duration) bool {
 			active = r.Now()
 		}
 		if cond() {
+			// What the devices delivered before cond held happened
+			// before it: the replicas see it before the test looks, as
+			// in the sim backend, where delivery and handling are one
+			// event.
+			r.drain()
 			return true
 		}
 		now := r.Now()
@@ -158,6 +163,20 @@ func (r *rtNet) RunUntil(cond func() bool, limit time.Duration) bool {
 		case <-time.After(min(end-now, time.Millisecond)):
 		}
 	}
+}
+
+// Settle is how long the suite waits for a replica to notice a change of
+// its memory: the delivery goes through goroutines that a loaded machine
+// may run milliseconds late.
+func (r *rtNet) Settle() time.Duration { return 5 * time.Millisecond }
+
+// TwoSided reports whether the backend offers SEND and WRITE_WITH_IMM: a
+// Backend without them has a TwoSided method that says false.
+func (r *rtNet) TwoSided() bool {
+	if b, ok := r.b.(interface{ TwoSided() bool }); ok {
+		return b.TwoSided()
+	}
+	return true
 }
 
 // Close stops the backend.
