@@ -98,4 +98,3 @@ func futexWakeWord(w *uint64) {
 
 // shmSupported is nil where the shm backend works.
 var shmSupported error
-
