@@ -85,6 +85,10 @@ type Config struct {
 	// migration policy.
 	WPaxos WPaxosConfig `json:"wpaxos"`
 
+	// RDMA chooses the runtime's RDMA emulation for protocols with
+	// Protocol.RDMA.
+	RDMA RDMAConfig `json:"rdma"`
+
 	// WAN, if set, delays every message by half the round-trip time between
 	// the zones of its sender and receiver (see WAN).
 	WAN *WAN `json:"wan,omitempty"`
@@ -279,6 +283,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Quorum.validate(c.N())...)
 	errs = append(errs, c.WPaxos.validate()...)
+	errs = append(errs, c.RDMA.validate()...)
 	if err := c.Benchmark.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,6 +1,7 @@
 package rdma
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/ailidani/paxi-style/paxi"
@@ -27,14 +28,15 @@ import (
 // Deliver must queue the message for the replica's goroutine and return
 // at once (node.Node does), never call back into the device.
 type Mem struct {
-	mu spinLock
-	p  *pacer
-	f  *Fabric
+	mu     spinLock
+	p      *pacer
+	f      *Fabric
+	relays map[paxi.ID]*relay
 }
 
 // NewMem returns an empty mem fabric with options o. Close stops it.
 func NewMem(o Options) (*Mem, error) {
-	m := &Mem{}
+	m := &Mem{relays: map[paxi.ID]*relay{}}
 	m.p = newPacer(&m.mu)
 	f, err := NewFabric(m.p, o)
 	if err != nil {
@@ -55,12 +57,48 @@ func (m *Mem) Stats() FabricStats {
 	return m.f.Stats()
 }
 
-// Attach adds host id, whose replica h reaches, and returns its device.
-// Attaching an id twice panics.
+// Declare puts hosts on the fabric before their replicas attach, so that
+// the first replica to start can already create queue pairs to the
+// others (node.New declares the whole cluster). Hosts already on it are
+// left alone.
+func (m *Mem) Declare(ids ...paxi.ID) {
+	m.p.enter()
+	defer m.p.leave()
+	for _, id := range ids {
+		if _, ok := m.relays[id]; !ok {
+			r := &relay{}
+			m.relays[id] = r
+			m.f.Attach(id, r)
+		}
+	}
+}
+
+// Attach connects host id's replica h to the fabric, declaring the host
+// if needed, and returns its device. Attaching a host twice panics.
 func (m *Mem) Attach(id paxi.ID, h Host) Device {
 	m.p.enter()
 	defer m.p.leave()
-	return m.wrapDevice(m.f.Attach(id, h))
+	r, ok := m.relays[id]
+	if !ok {
+		r = &relay{}
+		m.relays[id] = r
+		m.f.Attach(id, r)
+	}
+	if r.h != nil {
+		panic(fmt.Sprintf("rdma: host %v attached twice", id))
+	}
+	r.h = h
+	return m.wrapDevice(m.f.Device(id))
+}
+
+// relay is a host's place on the fabric: its replica once attached.
+// Messages before that have no replica to go to and are dropped.
+type relay struct{ h Host }
+
+func (r *relay) Deliver(msg paxi.Message) {
+	if r.h != nil {
+		r.h.Deliver(msg)
+	}
 }
 
 // Device returns host id's device, nil while it is crashed.
