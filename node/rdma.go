@@ -90,6 +90,17 @@ func (n *Node) attachRDMA(fabric *rdma.Mem) error {
 	return nil
 }
 
+// NewMemFabric returns the mem fabric that the nodes of one process share
+// (Options.RDMAFabric), with the configuration's profile and placement.
+// Close it after the nodes.
+func NewMemFabric(cfg *paxi.Config) (*rdma.Mem, error) {
+	o, err := rdmaOptions(cfg.RDMA)
+	if err != nil {
+		return nil, err
+	}
+	return rdma.NewMem(o)
+}
+
 // rdmaOptions turns the configuration's names into fabric options.
 func rdmaOptions(rc paxi.RDMAConfig) (rdma.Options, error) {
 	o := rdma.Options{}

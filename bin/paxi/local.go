@@ -16,6 +16,7 @@ import (
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/protocols"
 	"github.com/ailidani/paxi-style/transport"
+	"github.com/ailidani/paxi-style/transport/rdma"
 )
 
 const localDescription = `Starts a cluster on loopback inside this process (every node with its own transport
@@ -95,8 +96,17 @@ func runLocal(args []string, stdout, stderr io.Writer) error {
 			nd.Close()
 		}
 	}()
+	// One emulated RDMA fabric for the nodes of this process, for
+	// protocols that replicate with one-sided verbs (rdma.backend "mem").
+	var fabric *rdma.Mem
+	if p.RDMA && cfg.RDMA.BackendName() == paxi.RDMAMem {
+		if fabric, err = node.NewMemFabric(cfg); err != nil {
+			return err
+		}
+		defer fabric.Close()
+	}
 	for _, id := range cfg.IDs() {
-		nd, err := node.New(cfg, id, p, node.Options{Logger: logger, ChanNet: chanNet})
+		nd, err := node.New(cfg, id, p, node.Options{Logger: logger, ChanNet: chanNet, RDMAFabric: fabric})
 		if err != nil {
 			return err
 		}
