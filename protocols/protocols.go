@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/ailidani/paxi-style/paxi"
+	"github.com/ailidani/paxi-style/protocols/apus"
 	"github.com/ailidani/paxi-style/protocols/epaxos"
 	"github.com/ailidani/paxi-style/protocols/fpaxos"
 	"github.com/ailidani/paxi-style/protocols/paxos"
@@ -19,6 +20,7 @@ import (
 
 // table lists the protocols by name.
 var table = []paxi.Protocol{
+	apus.Protocol(),
 	paxos.Protocol(),
 	fpaxos.Protocol(),
 	epaxos.Protocol(),
