@@ -86,6 +86,7 @@ func (r *Replica) handleSnapshot(m Snapshot) {
 	if err := r.env.Store().Restore(m.Store); err != nil {
 		panic(fmt.Sprintf("mu: %v: restore snapshot at %d: %v", r.me, m.Index, err))
 	}
+	r.stats.Snapshots++
 	r.applied, r.next, r.pending = m.Index, m.Index, nil
 	r.commit = max(r.commit, m.Index)
 	r.log.Store64(offApplied, r.applied)
@@ -116,6 +117,25 @@ func (r *Replica) handleRequest(from paxi.ID, req paxi.Request) {
 	}
 }
 
+// resendWaiting hands every request received here and not executed to
+// the leader of the moment.
+func (r *Replica) resendWaiting() {
+	for _, k := range sortedKeys(r.waiting) {
+		w := r.waiting[k]
+		w.sent = r.env.Now()
+		r.forward(w.reqs[len(w.reqs)-1])
+	}
+}
+
+func (r *Replica) forward(req paxi.Request) {
+	switch {
+	case r.lead != nil:
+		r.lead.enqueue(r, req)
+	case r.view != r.me:
+		r.env.Send(r.view, req)
+	}
+}
+
 // retryRequests sends again the requests received here and not executed
 // within Retry: to the leader of the moment.
 func (r *Replica) retryRequests() {
@@ -126,12 +146,6 @@ func (r *Replica) retryRequests() {
 			continue
 		}
 		w.sent = now
-		req := w.reqs[len(w.reqs)-1]
-		switch {
-		case r.lead != nil:
-			r.lead.enqueue(r, req)
-		case r.view != r.me:
-			r.env.Send(r.view, req)
-		}
+		r.forward(w.reqs[len(w.reqs)-1])
 	}
 }

@@ -122,7 +122,7 @@ func (l *leader) onScan(r *Replica) {
 	case idle:
 		if l.fast {
 			for _, p := range r.peers {
-				if l.granted[p] && !l.synced[p] && r.qp[chRepl][p].Outstanding() == 0 {
+				if l.granted[p] && !l.synced[p] && r.out(chRepl, p).Outstanding() == 0 {
 					l.fast = false // a responsive follower left out: bring it in with a slow path
 				}
 			}
@@ -180,7 +180,7 @@ func (l *leader) begin(r *Replica, ph phase, in map[paxi.ID]bool) {
 // postRound posts w to p as part of the current round.
 func (l *leader) postRound(r *Replica, p paxi.ID, w rdma.WR) {
 	w.ID = wrID(wrRound, l.round)
-	if r.qp[chRepl][p].Outstanding() >= r.dev.Profile().SendQueue/2 || !r.post(p, chRepl, w) {
+	if r.out(chRepl, p).Outstanding() >= r.dev.Profile().SendQueue/2 || !r.post(p, chRepl, w) {
 		// Half the send queue outstanding: the peer has not answered for a
 		// long time (unreachable until the RC timeout says so). Leave it out.
 		delete(l.in, p)
@@ -195,7 +195,7 @@ func (l *leader) postRound(r *Replica, p paxi.ID, w rdma.WR) {
 func (l *leader) prepare(r *Replica) {
 	in := map[paxi.ID]bool{}
 	for _, p := range r.peers {
-		if q := r.qp[chRepl][p]; l.granted[p] && q.State() == rdma.RTS && q.Outstanding() < r.dev.Profile().SendQueue/2 {
+		if q := r.out(chRepl, p); l.granted[p] && q.State() == rdma.RTS && q.Outstanding() < r.dev.Profile().SendQueue/2 {
 			in[p] = true
 		}
 	}
@@ -205,6 +205,7 @@ func (l *leader) prepare(r *Replica) {
 	r.resetReplayer()
 	r.replayFrom(true) // apply what this node's own log already says is decided
 	l.begin(r, preparing, in)
+	r.stats.SlowPaths++
 	for _, p := range r.peers {
 		if in[p] {
 			l.bufs[p] = make([]byte, 24)
@@ -506,7 +507,7 @@ func (l *leader) propose(r *Replica) {
 	i := r.applied
 	in := map[paxi.ID]bool{}
 	for _, p := range r.peers {
-		if !l.synced[p] || !l.granted[p] || r.qp[chRepl][p].State() != rdma.RTS {
+		if !l.synced[p] || !l.granted[p] || r.out(chRepl, p).State() != rdma.RTS {
 			continue
 		}
 		if i >= l.fA[p]+uint64(r.o.Slots) {
@@ -561,6 +562,7 @@ func (l *leader) decide(r *Replica) {
 	l.value = nil
 	switch {
 	case l.fast:
+		r.stats.FastCommits++
 		l.phase = idle
 	case adopted:
 		l.readSlot(r, r.applied) // the paper's loop: adopt until a free slot

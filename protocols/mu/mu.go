@@ -19,13 +19,36 @@ func ProtocolWith(o Options) paxi.Protocol {
 		Messages: Messages, RDMA: true}
 }
 
-// The queue-pair channels: the replication plane, whose remote-write right
-// is the permission Mu switches, and the background plane (heartbeats,
-// permission requests and grants), always readable and writable.
+// The planes: replication, whose remote-write right is the permission Mu
+// switches, and background (heartbeats, permission requests and grants),
+// always readable and writable.
+//
+// Each plane has two connections per pair of nodes, one per direction of
+// use: a node posts only on its out channel to a peer, and the peer's end
+// of that connection only serves it. A node that resets its end after a
+// failure of its own work therefore never breaks the connection its peer
+// posts on; with one connection per pair, two nodes resetting in turn
+// after each other's resets could keep each other down forever.
 const (
 	chRepl = 0
 	chCtrl = 1
 )
+
+func dir(a, b paxi.ID) int {
+	if a < b {
+		return 0
+	}
+	return 1
+}
+
+// outCh is the channel this node posts plane's work to p on; inCh the one
+// p posts on, whose end here carries the rights p has.
+func (r *Replica) outCh(plane int, p paxi.ID) int { return 2*plane + dir(r.me, p) }
+func (r *Replica) inCh(plane int, p paxi.ID) int  { return 2*plane + dir(p, r.me) }
+func (r *Replica) out(plane int, p paxi.ID) rdma.QP {
+	return r.qp[r.outCh(plane, p)][p]
+}
+func (r *Replica) in(plane int, p paxi.ID) rdma.QP { return r.qp[r.inCh(plane, p)][p] }
 
 // Work-request kinds, the top byte of a WR's ID; the next three bytes are
 // the leader's round for round work, the low four a peer-independent
@@ -67,7 +90,7 @@ type Replica struct {
 	index map[paxi.ID]int
 	n     int // cluster size
 	maj   int
-	qp    [2]map[paxi.ID]rdma.QP
+	qp    [4]map[paxi.ID]rdma.QP // by channel: see outCh and inCh
 
 	// Permission management of this replica's log (the permission
 	// switcher): grantee is the one node allowed to write it (this node
@@ -90,8 +113,11 @@ type Replica struct {
 	scans     int
 	quietTill int // no permission request before this scan (after yielding)
 
-	reqNr   uint64 // request numbers, increasing per requester
-	reqBusy map[paxi.ID]bool
+	reqNr uint64 // request numbers, increasing per requester
+	// busySince is when each queue pair last made progress (a completion,
+	// or a post to an idle queue pair), to reset stalled ones.
+	busySince [4]map[paxi.ID]time.Time
+	reqBusy   map[paxi.ID]bool
 
 	lead *leader // nil unless this node leads or tries to
 
@@ -105,7 +131,25 @@ type Replica struct {
 	commit  uint64
 
 	waiting map[cmdKey]*waiting
+	stats   Stats
 }
+
+// Stats counts what a replica went through, for tests and reports.
+type Stats struct {
+	// AccessErrors counts operations this node posted that failed with a
+	// remote access error: a follower had moved its permission elsewhere.
+	AccessErrors int
+	// SlowPaths counts slow paths started; FastCommits commands decided
+	// on the fast path.
+	SlowPaths, FastCommits int
+	// Grants counts permission grants this node made to a new requester.
+	Grants int
+	// Snapshots counts snapshots installed.
+	Snapshots int
+}
+
+// Stats returns the replica's counters.
+func (r *Replica) Stats() Stats { return r.stats }
 
 // New creates a Mu replica with DefaultOptions.
 func New(env paxi.Env) (paxi.Replica, error) { return NewWith(env, Options{}) }
@@ -147,7 +191,7 @@ func NewWith(env paxi.Env, o Options) (*Replica, error) {
 	r.log.Watch(0, r.log.Len())
 	r.ctrl.Watch(offRequests, 16*r.n)
 	for ch := range r.qp {
-		r.qp[ch] = map[paxi.ID]rdma.QP{}
+		r.qp[ch], r.busySince[ch] = map[paxi.ID]rdma.QP{}, map[paxi.ID]time.Time{}
 		for _, p := range r.peers {
 			q, err := dev.QP(p, ch)
 			if err != nil {
@@ -167,11 +211,15 @@ func NewWith(env paxi.Env, o Options) (*Replica, error) {
 	return r, nil
 }
 
-// rights are the remote rights this node's end of (p, ch) should grant:
-// always read; write on the background plane, and on the replication
-// plane for the grantee only.
+// rights are the remote rights this node's end of channel ch with p
+// should grant: nothing on out channels (p never posts there); on in
+// channels, read, and write on the background plane, and on the
+// replication plane for the grantee only.
 func (r *Replica) rights(ch int, p paxi.ID) rdma.Access {
-	if ch == chCtrl || p == r.grantee {
+	switch {
+	case ch == r.outCh(ch/2, p):
+		return rdma.NoAccess
+	case ch/2 == chCtrl || p == r.grantee:
 		return rdma.RemoteRead | rdma.RemoteWrite
 	}
 	return rdma.RemoteRead
@@ -200,7 +248,7 @@ func (r *Replica) Grantee() paxi.ID { return r.grantee }
 func (r *Replica) WritableBy() []paxi.ID {
 	var out []paxi.ID
 	for _, p := range r.peers {
-		if r.qp[chRepl][p].RemoteAccess().Has(rdma.RemoteWrite) {
+		if r.in(chRepl, p).RemoteAccess().Has(rdma.RemoteWrite) {
 			out = append(out, p)
 		}
 	}
@@ -232,11 +280,15 @@ func (r *Replica) Step(from paxi.ID, m paxi.Message) error {
 	return nil
 }
 
-// post posts w on (p, ch) if the queue pair can take it.
-func (r *Replica) post(p paxi.ID, ch int, w rdma.WR) bool {
+// post posts w to p on plane's out channel if the queue pair can take it.
+func (r *Replica) post(p paxi.ID, plane int, w rdma.WR) bool {
+	ch := r.outCh(plane, p)
 	q := r.qp[ch][p]
 	if q.State() != rdma.RTS {
 		return false
+	}
+	if q.Outstanding() == 0 {
+		r.busySince[ch][p] = r.env.Now()
 	}
 	if err := q.Post(w); err != nil {
 		panic(fmt.Sprintf("mu: %v: post %v to %v/%d: %v", r.me, w, p, ch, err))
@@ -246,18 +298,36 @@ func (r *Replica) post(p paxi.ID, ch int, w rdma.WR) bool {
 
 func word(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
 
-// recover resets a queue pair in Err and connects it again.
+// recoverQP resets a queue pair in Err and connects it again.
 func (r *Replica) recoverQP(p paxi.ID, ch int) {
+	if r.qp[ch][p].State() == rdma.Err {
+		r.resetQP(p, ch)
+	}
+}
+
+// resetQP resets a queue pair and connects it again. Reset discards the
+// work still outstanding without completions, so what it carried is
+// treated as failed here.
+func (r *Replica) resetQP(p paxi.ID, ch int) {
 	q := r.qp[ch][p]
-	if q.State() != rdma.Err {
-		return
-	}
 	q.Reset()
-	if ch == chRepl {
-		r.changing[p] = false
-	}
 	if err := q.Connect(r.rights(ch, p)); err != nil {
 		panic(fmt.Sprintf("mu: %v: reconnect %v/%d: %v", r.me, p, ch, err))
+	}
+	switch {
+	case ch == r.inCh(chRepl, p):
+		r.changing[p] = false
+	case ch != r.outCh(ch/2, p):
+	case ch/2 == chCtrl:
+		r.hbReading[p], r.reqBusy[p] = false, false
+		if p == r.grantee && r.ackDue == 0 {
+			r.ackDue = r.seenReq[p] // the grant may have been lost
+		}
+	case r.lead != nil:
+		l := r.lead
+		l.refresh[p] = false
+		l.lose(r, p)
+		l.progress(r)
 	}
 }
 
@@ -273,8 +343,12 @@ func (r *Replica) handleEvent(e rdma.Event) {
 }
 
 func (r *Replica) handleWC(wc rdma.WC) {
+	r.busySince[wc.Channel][wc.Peer] = r.env.Now()
 	if wc.Status != rdma.Success {
 		r.recoverQP(wc.Peer, wc.Channel)
+	}
+	if wc.Status == rdma.RemoteAccessErr {
+		r.stats.AccessErrors++
 	}
 	switch wrKind(wc.ID) {
 	case wrHeartbeat:
@@ -325,6 +399,7 @@ func (r *Replica) handleScan() {
 			r.hbReading[p] = true
 		}
 	}
+	r.unstall()
 	r.elect()
 	if r.lead != nil {
 		r.lead.onScan(r)
@@ -332,6 +407,23 @@ func (r *Replica) handleScan() {
 	r.retryRequests()
 	r.reconcile()
 	r.replay()
+}
+
+// unstall resets the queue pairs whose operations have been outstanding
+// for longer than Stall, and treats what they carried as failed: the
+// detector, not the RC timeout, decides how long to wait for a peer.
+func (r *Replica) unstall() {
+	now := r.env.Now()
+	for plane := range 2 {
+		for _, p := range r.peers {
+			ch := r.outCh(plane, p)
+			q := r.qp[ch][p]
+			if q.State() != rdma.RTS || q.Outstanding() == 0 || now.Sub(r.busySince[ch][p]) < r.o.Stall {
+				continue
+			}
+			r.resetQP(p, ch)
+		}
+	}
 }
 
 func (r *Replica) lowestAlive() paxi.ID {
@@ -348,7 +440,13 @@ func (r *Replica) lowestAlive() paxi.ID {
 
 // elect follows the heartbeat scores: the lowest live node leads.
 func (r *Replica) elect() {
+	old := r.view
 	r.view = r.lowestAlive()
+	defer func() {
+		if r.view != old {
+			r.resendWaiting() // to the new leader at once, not a Retry later
+		}
+	}()
 	switch {
 	case r.view == r.me && r.lead == nil && r.scans >= r.quietTill:
 		r.campaign()
@@ -409,8 +507,8 @@ func (r *Replica) setGrantee(g paxi.ID) {
 func (r *Replica) reconcile() {
 	exclusive := true
 	for _, p := range r.peers {
-		q := r.qp[chRepl][p]
-		want := r.rights(chRepl, p)
+		q := r.in(chRepl, p)
+		want := r.rights(r.inCh(chRepl, p), p)
 		if q.State() == rdma.RTS && q.RemoteAccess() != want && !r.changing[p] {
 			if err := q.SetRemoteAccess(want); err != nil {
 				panic(fmt.Sprintf("mu: %v: set rights of %v: %v", r.me, p, err))
@@ -428,7 +526,7 @@ func (r *Replica) reconcile() {
 			r.lead.maybeStart(r)
 		}
 	case r.grantee != 0 && r.ackDue != 0 && exclusive:
-		q := r.qp[chRepl][r.grantee]
+		q := r.in(chRepl, r.grantee)
 		if q.State() == rdma.RTS && q.RemoteAccess().Has(rdma.RemoteWrite) &&
 			r.post(r.grantee, chCtrl, rdma.WR{ID: wrID(wrGrant, 0), Op: rdma.Write, Local: word(r.ackDue),
 				RemoteAddr: uint64(r.grantOff(r.me)), RKey: ctrlKey, Signaled: true, Inline: true}) {
@@ -464,6 +562,7 @@ func (r *Replica) scanRequests() {
 				r.stepDown(true)
 			}
 			r.ackDue = v
+			r.stats.Grants++
 			r.setGrantee(p)
 		}
 	}
@@ -482,7 +581,8 @@ func (r *Replica) String() string {
 		s += "}"
 	}
 	for _, p := range r.peers {
-		s += fmt.Sprintf(" %v:%v/%v,%v", p, r.qp[chRepl][p].State(), r.qp[chRepl][p].RemoteAccess(), r.qp[chCtrl][p].State())
+		s += fmt.Sprintf(" %v:out=%v,%v in=%v/%v,%v", p, r.out(chRepl, p).State(), r.out(chCtrl, p).State(),
+			r.in(chRepl, p).State(), r.in(chRepl, p).RemoteAccess(), r.in(chCtrl, p).State())
 	}
 	return s + "}"
 }

@@ -32,6 +32,12 @@ type Options struct {
 	// and has not executed, and how long a leader waits for a snapshot.
 	// Default 20ms.
 	Retry time.Duration
+	// Stall is how long an operation may stay outstanding on a queue pair
+	// before the queue pair is reset and reconnected and the peer treated as
+	// failed: the RC transport would report an unreachable peer only after
+	// its timeout (about half a second), far beyond Mu's detector. Default
+	// 4 × Scan.
+	Stall time.Duration
 	// Backoff is how many scans a replica waits before asking for
 	// permissions again after it granted them to another. Default 3.
 	Backoff int
@@ -62,6 +68,9 @@ func (o Options) withDefaults() Options {
 	def(&o.Backoff, 3)
 	if o.Scan == 0 {
 		o.Scan = 5 * time.Millisecond
+	}
+	if o.Stall == 0 {
+		o.Stall = 4 * o.Scan
 	}
 	if o.Retry == 0 {
 		o.Retry = 20 * time.Millisecond
