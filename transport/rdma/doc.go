@@ -86,25 +86,21 @@
 //     time, deterministically. sim.Network.RDMA gives every simulated node
 //     a device on one Fabric.
 //
-// Two real-time backends are planned behind the same Device/MR/QP
-// interfaces and the same conformance suite (package rdmatest):
+// Two real-time backends run behind the same Device/MR/QP interfaces and
+// pass the same conformance suite (package rdmatest):
 //
-//   - mem: one process. A Fabric-like type whose Scheduler is the
-//     monotonic clock (spin-wait for short delays, timers for long ones),
-//     a goroutine per device that runs placements at their instant, one
-//     []byte per region behind a per-region lock with 8-byte words accessed
-//     atomically, and a per-device queue feeding the messages to the
-//     node's event loop (node.Node delivers them to Step like timers).
-//   - shm: several processes. Each host's regions are files in /dev/shm
-//     mapped shared; a small shared table per host holds the region
-//     descriptors and, per (responder, requester) pair, the responder's
-//     queue-pair state, rights and incarnation next to a lock word. The
-//     requester takes the lock word, runs the core's check, copies the
-//     chunks, releases it; the owner changes rights under the same lock,
-//     which makes revocation atomic with respect to placement across
-//     processes. Completions and watches are local to each process.
+//   - mem (Mem, mem.go): one process. The sim backend's Fabric on a
+//     pacer (realtime.go), an event queue that runs each event once the
+//     monotonic clock reaches its instant, under one spin lock that every
+//     verb and MR access also takes. The node runtime shares one Mem
+//     between the nodes of a process (`paxi local`).
+//   - shm (OpenShm, shm.go): several processes on one machine. Each
+//     host's regions and its NIC table are files in /dev/shm mapped
+//     shared; requesters place under the responder entry's lock word and
+//     the owner changes rights under it, so revocation is atomic across
+//     processes; owners learn of remote writes and violations from a
+//     doorbell (futex) their poller sleeps on. No SEND/RECV.
 //
-// Both reuse core.go and the message types; only the placement instant
-// (a clock instead of an event) and the memory (a lock instead of a single
-// thread) change.
+// Real-time timings are emulation timings: the model's delays plus the
+// scheduler's noise (BenchmarkMemWrite64, BenchmarkShmWrite64).
 package rdma
