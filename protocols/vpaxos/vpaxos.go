@@ -522,10 +522,19 @@ func (r *VPaxos) resendStale(now time.Time) {
 		w := r.waiting[k]
 		w.sent = now
 		o := r.obj(k.key)
-		if o.lead == nil {
-			r.query(o, true)
+		switch {
+		case o.lead != nil && o.lead.phase != active:
+			// This node is setting up a ballot: the request waits in its
+			// pending list, or comes back to it; re-sent once it is active.
+		case o.lead == nil && o.view == 0 && o.query != 0:
+			// Queued here for the master's answer, and nowhere else.
+			o.stale = true
+		default:
+			if o.lead == nil {
+				r.query(o, true)
+			}
+			r.route(o, w.reqs[len(w.reqs)-1])
 		}
-		r.route(o, w.reqs[len(w.reqs)-1])
 	}
 }
 
