@@ -16,17 +16,18 @@ import (
 	"github.com/ailidani/paxi-style/paxi"
 )
 
-// lineServer is a fake server speaking Redis's inline form: every line is a
-// command, recorded in one global order when it is executed and answered
+// lineServer is a fake server speaking Redis's request forms (arguments
+// without CRLF inside): every line or multi-bulk array is a command, recorded in one global order when it is executed and answered
 // +OK. Each connection has its own goroutine that waits a random time
 // before it executes a line, so a server fed on several connections at once
 // executes in an arbitrary order, as a real one may.
 type lineServer struct {
 	ln net.Listener
 
-	mu    sync.Mutex
-	order []string
-	live  int
+	mu       sync.Mutex
+	order    []string
+	live     int
+	accepted int
 }
 
 func startLineServer(t *testing.T) *lineServer {
@@ -53,6 +54,7 @@ func (s *lineServer) serve(c net.Conn, rng *rand.Rand) {
 	defer c.Close()
 	s.mu.Lock()
 	s.live++
+	s.accepted++
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -64,6 +66,21 @@ func (s *lineServer) serve(c net.Conn, rng *rand.Rand) {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return
+		}
+		if strings.HasPrefix(line, "*") { // multi-bulk: record the arguments
+			n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+			var args []string
+			for range n {
+				if _, err := r.ReadString('\n'); err != nil { // $len
+					return
+				}
+				a, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				args = append(args, strings.TrimSpace(a))
+			}
+			line = strings.Join(args, " ")
 		}
 		time.Sleep(time.Duration(rng.IntN(300)) * time.Microsecond)
 		s.mu.Lock()
@@ -215,5 +232,99 @@ func TestExecutorForwardsRepliesToLocalClient(t *testing.T) {
 	}
 	if string(got) != "+OK\r\n+OK\r\n" {
 		t.Fatalf("client got %q", got)
+	}
+}
+
+// Requests that may share a connection go to the server on one connection
+// in log order, private ones on the stream's own connection, and the server
+// executes them all in log order; each client gets its own replies.
+func TestExecutorSharedAndPrivateInLogOrder(t *testing.T) {
+	srv := startLineServer(t)
+	var ss sinks
+	e := testExecutor(t, srv.ln.Addr().String(), &ss)
+	const streams = 4
+	name := func(i int) string { return "smr/1.1/x/" + strconv.Itoa(i) }
+	clients := make([]net.Conn, streams)
+	for i := range streams {
+		c, proxySide := net.Pipe()
+		clients[i] = c
+		defer c.Close()
+		ss.add(name(i), newSink(proxySide))
+	}
+	replies := make([]chan string, streams)
+	for i := range streams {
+		replies[i] = make(chan string, 1)
+		go func() {
+			b, _ := io.ReadAll(clients[i])
+			replies[i] <- string(b)
+		}()
+	}
+	seq := make([]uint64, streams)
+	send := func(i int, k Kind, b string) {
+		seq[i]++
+		e.observe(Input{Stream: name(i), Seq: seq[i], Kind: k, Bytes: []byte(b)}.Command(), paxi.Reply{}.Result)
+	}
+	for i := range streams {
+		send(i, Open, "")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var want []string
+	wantReplies := make([]int, streams)
+	pending := make([]string, streams)    // the rest of a request cut in two
+	pendingCmd := make([]string, streams) // and its command
+	for n := range 400 {
+		i := rng.IntN(streams)
+		cmd := "SET k" + strconv.Itoa(n)
+		if i == 0 && n > 200 {
+			cmd = "WATCH k" + strconv.Itoa(n) // stream 0 turns private half way
+		}
+		args := strings.Fields(cmd)
+		req := "*" + strconv.Itoa(len(args)) + "\r\n"
+		for _, a := range args {
+			req += "$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n"
+		}
+		wantReplies[i]++
+		if pendingCmd[i] != "" { // completed by this input
+			want = append(want, pendingCmd[i])
+			pendingCmd[i] = ""
+		}
+		cut := len(req)
+		if rng.IntN(4) == 0 {
+			cut = rng.IntN(len(req))
+		}
+		send(i, Data, pending[i]+req[:cut])
+		pending[i] = req[cut:]
+		if cut == len(req) {
+			want = append(want, cmd)
+		} else {
+			pendingCmd[i] = cmd
+		}
+	}
+	for i := range streams {
+		if pending[i] != "" {
+			send(i, Data, pending[i])
+			want = append(want, pendingCmd[i])
+		}
+		send(i, Close, "")
+	}
+	waitFor(t, "every command", func() bool {
+		got, _ := srv.state()
+		return len(got) == len(want)
+	})
+	got, _ := srv.state()
+	for k := range got {
+		if got[k] != want[k] {
+			t.Fatalf("server executed %q at position %d, log order has %q", got[k], k, want[k])
+		}
+	}
+	for i := range streams {
+		if r := <-replies[i]; r != strings.Repeat("+OK\r\n", wantReplies[i]) {
+			t.Errorf("client %d got %d bytes of replies, want %d replies", i, len(r), wantReplies[i])
+		}
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.accepted != 2 {
+		t.Errorf("server had %d connections, want 2 (the shared one and stream 0's own)", srv.accepted)
 	}
 }

@@ -1,6 +1,9 @@
 package smr
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Redis is the Dialect of Redis's protocol, RESP: requests in the
 // multi-bulk form (*N, then N $len bulk strings) or inline (one line of
@@ -9,9 +12,9 @@ var Redis Dialect = redisDialect{}
 
 type redisDialect struct{}
 
-func (redisDialect) Name() string      { return "redis" }
-func (redisDialect) Requests() Counter { return &respRequests{} }
-func (redisDialect) Replies() Counter  { return &respReplies{} }
+func (redisDialect) Name() string       { return "redis" }
+func (redisDialect) Requests() Requests { return &respRequests{} }
+func (redisDialect) Replies() Replies   { return &respReplies{} }
 
 // Limits Redis applies while it frames requests (networking.c); input past
 // them is a protocol error, after which Redis answers one error and closes
@@ -21,19 +24,54 @@ const (
 	respBulkMax    = 512 << 20 // proto-max-bulk-len's default
 	respMultiMax   = 1<<31 - 1 // INT_MAX arguments
 	respHeaderSkip = 1         // the byte after '\r' that Redis skips unread
+	respNameMax    = 24        // longer than any command name
 )
 
-// respRequests counts requests the way Redis's processInputBuffer frames
-// them, so that it counts exactly the commands Redis will execute (and
-// answer): an input that Redis frames as an empty command (a blank inline
-// line, "*0") counts nothing, and a protocol error counts once, for the
-// error Redis sends before it closes the connection.
+// respShared lists the Redis commands that may run on a connection shared
+// by all clients (Frame Shared): data commands on explicit keys in the
+// default database, with exactly one reply, that never block and neither
+// read nor change per-connection state. Everything else (SELECT, MULTI,
+// WATCH, SUBSCRIBE, HELLO, CLIENT, AUTH, blocking commands, scripts,
+// administration, inline commands and unknown names) runs on the client's
+// own connection.
+var respShared = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range strings.Fields(`
+		ping echo dbsize exists type ttl pttl expiretime pexpiretime keys scan
+		del unlink touch expire pexpire expireat pexpireat persist rename renamenx copy
+		get set setnx setex psetex getset getdel getex mget mset msetnx strlen append
+		incr decr incrby decrby incrbyfloat getrange setrange substr lcs
+		lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset lrem ltrim linsert lpos lmove rpoplpush
+		sadd srem smembers sismember smismember scard spop srandmember smove
+		sinter sunion sdiff sinterstore sunionstore sdiffstore sintercard
+		hset hsetnx hget hmset hmget hgetall hdel hlen hexists hkeys hvals hincrby hincrbyfloat hstrlen hrandfield
+		zadd zrem zscore zmscore zincrby zcard zcount zlexcount zrank zrevrank
+		zrange zrangebyscore zrevrange zrevrangebyscore zrangebylex zrevrangebylex zrangestore
+		zpopmin zpopmax zremrangebyrank zremrangebyscore zremrangebylex zrandmember
+		zunionstore zinterstore zdiffstore
+		pfadd pfcount pfmerge setbit getbit bitcount bitpos bitop bitfield
+		geoadd geodist geopos geohash geosearch geosearchstore
+		xadd xlen xrange xrevrange xdel xtrim`) {
+		m[c] = true
+	}
+	return m
+}()
+
+// respRequests splits requests the way Redis's processInputBuffer frames
+// them, so that it finds exactly the commands Redis will execute (and
+// answer): input that Redis frames as an empty command (a blank inline
+// line, "*0") is Blank, and a protocol error is one Private request, for
+// the error Redis sends before it closes the connection; everything after
+// it is Partial forever.
 type respRequests struct {
 	state  reqState
 	line   []byte // the inline line or header read so far
 	args   int64  // bulk strings still to come in the current command
 	need   int64  // bytes of the current bulk string (and its CRLF) still to come
 	header byte   // '*' or '$': which header line is being read
+	first  bool   // the current bulk string is the command name
+	name   []byte // the command name read so far, up to respNameMax bytes
+	long   bool   // the name is longer than respNameMax
 }
 
 type reqState uint8
@@ -47,93 +85,121 @@ const (
 	reqBroken                 // after a protocol error: Redis has closed the connection
 )
 
-// Feed implements Counter.
-func (r *respRequests) Feed(b []byte) int {
-	n := 0
-	for len(b) > 0 {
+// Scan implements Requests.
+func (r *respRequests) Scan(b []byte) (int, Frame) {
+	i := 0
+	for i < len(b) {
 		switch r.state {
 		case reqBroken:
-			return n
+			return len(b), Partial
 		case reqStart:
-			if b[0] == '*' {
+			r.name, r.long = r.name[:0], false
+			if b[i] == '*' {
 				r.state, r.header, r.line = reqHeader, '*', r.line[:0]
-				b = b[1:]
+				i++
 			} else {
 				r.state, r.line = reqInline, r.line[:0]
 			}
 		case reqInline:
-			i := bytes.IndexByte(b, '\n')
-			if i < 0 {
-				r.line = append(r.line, b...)
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				r.line = append(r.line, b[i:]...)
 				if len(r.line) > respInlineMax {
-					return n + r.fail()
+					return len(b), r.fail()
 				}
-				return n
+				return len(b), Partial
 			}
-			r.line = append(r.line, b[:i]...)
-			b = b[i+1:]
+			r.line = append(r.line, b[i:i+j]...)
+			i += j + 1
 			r.state = reqStart
-			if len(bytes.TrimLeft(r.line, " \t\r\n\v\f")) > 0 {
-				n++ // an inline line with no words is not a command
+			if len(bytes.TrimLeft(r.line, " \t\r\n\v\f")) == 0 {
+				return i, Blank // an inline line with no words is not a command
 			}
+			return i, Private
 		case reqHeader:
-			i := bytes.IndexByte(b, '\r')
-			if i < 0 {
-				r.line = append(r.line, b...)
+			j := bytes.IndexByte(b[i:], '\r')
+			if j < 0 {
+				r.line = append(r.line, b[i:]...)
 				if len(r.line) > respInlineMax {
-					return n + r.fail()
+					return len(b), r.fail()
 				}
-				return n
+				return len(b), Partial
 			}
-			r.line = append(r.line, b[:i]...)
-			b = b[i+1:]
+			r.line = append(r.line, b[i:i+j]...)
+			i += j + 1
 			r.state = reqSkip
 		case reqSkip:
-			b = b[respHeaderSkip:]
+			i += respHeaderSkip
 			if r.header == '*' {
 				v, ok := parseRESPInt(r.line)
 				switch {
 				case !ok || v > respMultiMax:
-					return n + r.fail()
+					return i, r.fail()
 				case v <= 0:
-					r.state = reqStart // "*0" and "*-1" are no command
-				default:
-					r.args, r.state, r.line = v, reqHeader, r.line[:0]
-					r.header = '$'
+					r.state = reqStart
+					return i, Blank // "*0" and "*-1" are no command
 				}
+				r.args, r.state, r.line = v, reqHeader, r.line[:0]
+				r.header, r.first = '$', true
 				continue
 			}
 			if len(r.line) == 0 || r.line[0] != '$' {
-				return n + r.fail() // Redis: "expected '$'"
+				return i, r.fail() // Redis: "expected '$'"
 			}
 			v, ok := parseRESPInt(r.line[1:])
 			if !ok || v < 0 || v > respBulkMax {
-				return n + r.fail()
+				return i, r.fail()
 			}
 			r.need, r.state = v+2, reqBulk
 		case reqBulk:
-			k := min(r.need, int64(len(b)))
+			k := min(r.need, int64(len(b)-i))
+			if r.first {
+				data := min(k, max(r.need-2, 0)) // the name, not its CRLF
+				if len(r.name)+int(data) > respNameMax {
+					r.long = true
+				} else {
+					r.name = append(r.name, b[i:i+int(data)]...)
+				}
+			}
 			r.need -= k
-			b = b[k:]
+			i += int(k)
 			if r.need > 0 {
-				return n
+				return i, Partial
 			}
 			r.args--
+			r.first = false
 			if r.args == 0 {
 				r.state = reqStart
-				n++
-			} else {
-				r.state, r.header, r.line = reqHeader, '$', r.line[:0]
+				return i, r.classify()
 			}
+			r.state, r.header, r.line = reqHeader, '$', r.line[:0]
 		}
 	}
-	return n
+	return i, Partial
 }
 
-// fail enters the broken state and counts the error reply Redis sends.
-func (r *respRequests) fail() int {
+// classify says where the command just read may run.
+func (r *respRequests) classify() Frame {
+	if r.long {
+		return Private
+	}
+	var lower [respNameMax]byte
+	for i, c := range r.name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	if respShared[string(lower[:len(r.name)])] {
+		return Shared
+	}
+	return Private
+}
+
+// fail enters the broken state: Redis answers one error and closes.
+func (r *respRequests) fail() Frame {
 	r.state, r.line = reqBroken, nil
-	return 1
+	return Private
 }
 
 // parseRESPInt parses a decimal integer as Redis's string2ll does: an
@@ -192,42 +258,46 @@ const (
 	repBad                  // unparseable output: counting stops
 )
 
-// Feed implements Counter.
-func (r *respReplies) Feed(b []byte) int {
-	n := 0
-	for len(b) > 0 {
+// Scan implements Replies.
+func (r *respReplies) Scan(b []byte) (int, bool) {
+	i := 0
+	for i < len(b) {
 		switch r.state {
 		case repBad:
-			return n
+			return len(b), false
 		case repType:
-			r.line = append(r.line[:0], b[0])
-			b = b[1:]
+			r.line = append(r.line[:0], b[i])
+			i++
 			r.state = repLine
 		case repLine:
-			i := bytes.IndexByte(b, '\n')
-			if i < 0 {
-				r.line = append(r.line, b...)
-				return n
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				r.line = append(r.line, b[i:]...)
+				return len(b), false
 			}
-			r.line = append(r.line, b[:i]...)
-			b = b[i+1:]
-			n += r.element()
+			r.line = append(r.line, b[i:i+j]...)
+			i += j + 1
+			if r.element() {
+				return i, true
+			}
 		case repBlob:
-			k := min(r.need, int64(len(b)))
+			k := min(r.need, int64(len(b)-i))
 			r.need -= k
-			b = b[k:]
+			i += int(k)
 			if r.need == 0 {
 				r.state = repType
-				n += r.done('$')
+				if r.done('$') {
+					return i, true
+				}
 			}
 		}
 	}
-	return n
+	return i, false
 }
 
-// element interprets a complete type line and returns the replies it
-// completed.
-func (r *respReplies) element() int {
+// element interprets a complete type line and reports whether it
+// completed a reply.
+func (r *respReplies) element() bool {
 	line := bytes.TrimSuffix(r.line, []byte{'\r'})
 	kind := line[0]
 	r.state = repType
@@ -239,17 +309,17 @@ func (r *respReplies) element() int {
 		switch {
 		case !ok || v < -1:
 			r.state = repBad
-			return 0
+			return false
 		case v == -1:
 			return r.done(kind) // null bulk string
 		}
 		r.need, r.state = v+2, repBlob
-		return 0
+		return false
 	case '*', '~', '>', '%', '|':
 		v, ok := parseRESPInt(line[1:])
 		if !ok || v < -1 {
 			r.state = repBad
-			return 0
+			return false
 		}
 		if kind == '%' || kind == '|' {
 			v *= 2 // maps and attributes hold key-value pairs
@@ -258,29 +328,26 @@ func (r *respReplies) element() int {
 			return r.done(kind) // empty or null aggregate
 		}
 		r.stack = append(r.stack, respFrame{left: v, kind: kind})
-		return 0
+		return false
 	}
 	r.state = repBad
-	return 0
+	return false
 }
 
 // done records that an element of the given kind ended, closing every
-// aggregate it completes, and returns 1 if that completed a reply.
-func (r *respReplies) done(kind byte) int {
+// aggregate it completes, and reports whether that completed a reply.
+func (r *respReplies) done(kind byte) bool {
 	for {
 		if len(r.stack) == 0 {
-			if kind == '>' || kind == '|' {
-				return 0
-			}
-			return 1
+			return kind != '>' && kind != '|'
 		}
 		if kind == '|' {
-			return 0 // an attribute is not an element of its parent
+			return false // an attribute is not an element of its parent
 		}
 		top := &r.stack[len(r.stack)-1]
 		top.left--
 		if top.left > 0 {
-			return 0
+			return false
 		}
 		kind = top.kind
 		r.stack = r.stack[:len(r.stack)-1]

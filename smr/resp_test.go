@@ -2,23 +2,34 @@ package smr
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
+func requestCounter() func([]byte) int {
+	r := Redis.Requests()
+	return func(b []byte) int { return countRequests(r, b) }
+}
+
+func replyCounter() func([]byte) int {
+	r := Redis.Replies()
+	return func(b []byte) int { return countReplies(r, b) }
+}
+
 // feedSplits feeds s to new counters cut at every pair of points, and
 // checks every cut counts the same as the whole: the executor sees input cut
 // wherever the client's reads happened to end.
-func feedSplits(t *testing.T, newCounter func() Counter, s string, want int) {
+func feedSplits(t *testing.T, newCounter func() func([]byte) int, s string, want int) {
 	t.Helper()
-	if got := newCounter().Feed([]byte(s)); got != want {
+	if got := newCounter()([]byte(s)); got != want {
 		t.Fatalf("%q: counted %d, want %d", s, got, want)
 	}
 	for i := 0; i <= len(s); i++ {
 		for j := i; j <= len(s); j++ {
 			c := newCounter()
-			got := c.Feed([]byte(s[:i])) + c.Feed([]byte(s[i:j])) + c.Feed([]byte(s[j:]))
+			got := c([]byte(s[:i])) + c([]byte(s[i:j])) + c([]byte(s[j:]))
 			if got != want {
 				t.Fatalf("%q cut at %d and %d: counted %d, want %d", s, i, j, got, want)
 			}
@@ -49,18 +60,18 @@ func TestRequestsCountsWhatRedisExecutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			feedSplits(t, Redis.Requests, tt.in, tt.want)
+			feedSplits(t, requestCounter, tt.in, tt.want)
 		})
 	}
 }
 
 func TestRequestsRejectOverlongLines(t *testing.T) {
-	c := Redis.Requests()
+	c := requestCounter()
 	long := strings.Repeat("a", respInlineMax+1)
-	if n := c.Feed([]byte(long)); n != 1 {
+	if n := c([]byte(long)); n != 1 {
 		t.Fatalf("an inline line over the limit counted %d, want 1 (the error)", n)
 	}
-	if n := c.Feed([]byte("\r\nPING\r\n")); n != 0 {
+	if n := c([]byte("\r\nPING\r\n")); n != 0 {
 		t.Fatalf("counted %d after a protocol error, want 0: Redis has closed the connection", n)
 	}
 }
@@ -84,7 +95,7 @@ func TestRepliesCountsTopLevelReplies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			feedSplits(t, Redis.Replies, tt.in, tt.want)
+			feedSplits(t, replyCounter, tt.in, tt.want)
 		})
 	}
 }
@@ -110,11 +121,11 @@ func TestRequestsRandomStreams(t *testing.T) {
 			want++
 		}
 		s := b.String()
-		c := Redis.Requests()
+		c := requestCounter()
 		got := 0
 		for len(s) > 0 {
 			k := min(len(s), 1+rng.IntN(16))
-			got += c.Feed([]byte(s[:k]))
+			got += c([]byte(s[:k]))
 			s = s[k:]
 		}
 		if got != want {
@@ -133,6 +144,39 @@ func TestParseRESPInt(t *testing.T) {
 	for _, s := range []string{"", "-", "+1", "01", "-0", " 1", "1 ", "1a", "99999999999999999999999"} {
 		if _, ok := parseRESPInt([]byte(s)); ok {
 			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+// Scan stops at the end of each request and classifies it: commands that
+// may share a connection, whatever their case, and the rest.
+func TestRequestsClassify(t *testing.T) {
+	in := "*3\r\n$3\r\nsEt\r\n$1\r\nk\r\n$1\r\nv\r\n" + // Shared
+		"*1\r\n$5\r\nMULTI\r\n" + // Private: connection state
+		"\r\n" + // Blank
+		"PING\r\n" + // Private: inline
+		"*2\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n" + // Private: blocks
+		"*1\r\n$30\r\ngetgetgetgetgetgetgetgetgetget\r\n" + // Private: unknown
+		"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n" // Shared
+	want := []Frame{Shared, Private, Blank, Private, Private, Private, Shared}
+	for cut := 1; cut <= len(in); cut++ {
+		r := Redis.Requests()
+		var got []Frame
+		for _, piece := range []string{in[:cut], in[cut:]} {
+			b := []byte(piece)
+			for len(b) > 0 {
+				n, f := r.Scan(b)
+				if n == 0 {
+					t.Fatalf("Scan consumed nothing of %q", b)
+				}
+				b = b[n:]
+				if f != Partial {
+					got = append(got, f)
+				}
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("cut at %d: frames %v, want %v", cut, got, want)
 		}
 	}
 }

@@ -72,7 +72,9 @@ func (s *sink) run() {
 		for {
 			s.mu.Lock()
 			out, closed := s.buf, s.closed
-			s.buf = spare[:0]
+			if len(out) > 0 {
+				s.buf = spare[:0] // written out already: writes may reuse it
+			}
 			s.mu.Unlock()
 			if len(out) == 0 {
 				if closed {

@@ -11,6 +11,7 @@
 //	paxi sim                run a protocol in the deterministic simulator over many seeds
 //	paxi check              check a history for linearizability, or replicas for agreement
 //	paxi fault              run a fault schedule against a running cluster
+//	paxi proxy              replicate an unmodified Redis through a protocol (package smr)
 //	paxi wan                the WAN conflict and locality experiments (Paxi paper Figures 11 and 13)
 //	paxi protocols          list the protocols
 //
@@ -42,6 +43,7 @@ var commands = map[string]command{
 	"fault":     {"run a fault schedule against a running cluster through its fault endpoints", runFault},
 	"sim":       {"run a protocol in the deterministic simulator over many seeds, with faults, and check it", runSim},
 	"master":    {"serve a cluster configuration to nodes started with -master, and collect their readiness", runMaster},
+	"proxy":     {"replicate an unmodified Redis through the protocol: one redis-server and client port per replica", runProxy},
 	"wan":       {"reproduce the Paxi paper's WAN conflict and locality experiments with the 5-region preset (CSV and plots)", runWAN},
 	"floor":     {"measure the machine's floor: the workload against a bare store over REST and native, and a cluster's ratio to it", runFloor},
 }
