@@ -68,6 +68,17 @@ func mirrorProtocol() paxi.Protocol {
 	}}
 }
 
+// pending reports whether a queue pair is not in RTS (failed, or
+// reconnecting).
+func (m *mirror) pending() bool {
+	for _, q := range m.qps {
+		if q.State() != rdma.RTS {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *mirror) Step(from paxi.ID, msg paxi.Message) error {
 	switch x := msg.(type) {
 	case rdma.Event:
@@ -83,7 +94,17 @@ func (m *mirror) Step(from paxi.ID, msg paxi.Message) error {
 			return fmt.Errorf("completion of unknown request %v", x)
 		}
 		if x.Status != rdma.Success {
-			m.env.Reply(p.req, paxi.Reply{Err: x.Status.String()})
+			// E.g. RetryExceeded because the peer's end was not connected
+			// yet: the queue pair is in Err; reconnect it, and the client
+			// retries.
+			if q := m.qps[x.Peer]; q.State() == rdma.Err {
+				m.up--
+				q.Reset()
+				q.Connect(rdma.RemoteAll)
+			}
+			if p.left > 0 {
+				m.env.Reply(p.req, paxi.Reply{Err: x.Status.String()})
+			}
 			p.left = -1
 			return nil
 		}
@@ -97,7 +118,7 @@ func (m *mirror) Step(from paxi.ID, msg paxi.Message) error {
 			v := make([]byte, min(n, 56))
 			m.mr.Read(8, v)
 			m.env.Reply(x, paxi.Reply{Result: store.Result{Value: v, Found: n > 0}})
-		case m.up < len(m.qps):
+		case m.up < len(m.qps) || m.pending():
 			m.env.Reply(x, paxi.Reply{Err: "not connected yet"})
 		default:
 			buf := binary.LittleEndian.AppendUint64(nil, uint64(len(x.Command.Value)))
