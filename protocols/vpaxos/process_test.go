@@ -21,14 +21,21 @@ import (
 	"github.com/ailidani/paxi-style/store"
 )
 
-func freePort(t *testing.T) string {
+// freePorts returns n distinct free loopback ports. It holds every
+// listener open until all are chosen, so the kernel cannot hand out one
+// port twice.
+func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return ports
 }
 
 // waitUp waits until every node answers /status.
@@ -80,10 +87,11 @@ func TestProcessesSurvivePrimaryKill(t *testing.T) {
 		rtt = append(rtt, row)
 	}
 	cfg.WAN = &paxi.WAN{RTT: rtt}
-	for _, id := range cfg.IDs() {
-		cfg.Addrs[id] = "127.0.0.1:" + freePort(t)
-		cfg.HTTPAddrs[id] = "http://127.0.0.1:" + freePort(t)
-		cfg.NativeAddrs[id] = "127.0.0.1:" + freePort(t)
+	ports := freePorts(t, 3*cfg.N())
+	for i, id := range cfg.IDs() {
+		cfg.Addrs[id] = "127.0.0.1:" + ports[3*i]
+		cfg.HTTPAddrs[id] = "http://127.0.0.1:" + ports[3*i+1]
+		cfg.NativeAddrs[id] = "127.0.0.1:" + ports[3*i+2]
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
