@@ -50,8 +50,8 @@ type Replica struct {
 // StartReplica starts a redis-server, the node and the proxy, and serves
 // clients. The server starts empty: a replica that restarts replays the
 // protocol's log into it from the beginning.
-func StartReplica(ctx context.Context, rc ReplicaConfig) (r *Replica, err error) {
-	r = &Replica{ID: rc.ID, served: make(chan error, 1)}
+func StartReplica(ctx context.Context, rc ReplicaConfig) (_ *Replica, err error) {
+	r := &Replica{ID: rc.ID, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			r.Close()
