@@ -116,8 +116,9 @@
 //     has seen committed, and the ballot is given up.
 //   - Crash-recovery: promises, votes, logs and the master's Multi-Paxos are
 //     durable; leaderships are not (a restarted primary asks for a new
-//     ballot). Logs are never truncated, and Transfer sends a member only the
-//     slots above its applied prefix.
+//     ballot). Logs are never truncated; P1b and Transfer carry only the
+//     slots from the leader's applied prefix on (lower if a member asks with
+//     TransferAck{Need}), since every node learns committed slots anyway.
 //   - Options (Backups, MasterSize, MoveAfter) are set in code
 //     (ProtocolWithOptions); `paxi local -protocol vpaxos` uses the defaults.
 package vpaxos
