@@ -12,6 +12,7 @@ import (
 	"github.com/ailidani/paxi-style/protocols/apus"
 	"github.com/ailidani/paxi-style/protocols/epaxos"
 	"github.com/ailidani/paxi-style/protocols/fpaxos"
+	"github.com/ailidani/paxi-style/protocols/mu"
 	"github.com/ailidani/paxi-style/protocols/paxos"
 	"github.com/ailidani/paxi-style/protocols/vpaxos"
 	"github.com/ailidani/paxi-style/protocols/wankeeper"
@@ -27,6 +28,7 @@ var table = []paxi.Protocol{
 	wankeeper.Protocol(),
 	wpaxos.Protocol(),
 	vpaxos.Protocol(),
+	mu.Protocol(),
 }
 
 // Lookup returns the protocol called name.
