@@ -361,6 +361,10 @@ func (q *qp) Reset() error {
 	q.gen++
 	q.freed = q.posted
 	q.recvs, q.reads = nil, nil
+	// The discarded work no longer orders what is posted after the reset:
+	// a request that was to fail at the RC timeout must not hold back the
+	// new connection's completions until then.
+	q.lastPlace, q.lastComplete, q.errAt = 0, 0, 0
 	return nil
 }
 
