@@ -62,6 +62,7 @@ func runWAN(args []string, stdout, stderr io.Writer) error {
 	port := fs.Int("port", 1735, "first transport port of the clusters")
 	httpPort := fs.Int("http-port", 8081, "first REST port of the clusters")
 	seed := fs.Uint64("seed", 1, "seed of the workload")
+	leaderZone := fs.Int("leader-zone", 2, "single-leader protocols (paxos, fpaxos): restart the cluster until its elected leader is in this zone (2: Ohio), so that runs compare like with like; 0: take whichever leader is elected")
 	out := fs.String("o", "", "directory for the CSV and the plots (empty: print the table only)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,7 +95,10 @@ func runWAN(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	w := &wanRun{perZone: *perZone, port: *port, httpPort: *httpPort, seed: *seed, stderr: stderr}
+	if *leaderZone < 0 || *leaderZone > len(wanRegions) {
+		return fmt.Errorf("-leader-zone %d: want 0 (any) or a zone from 1 to %d", *leaderZone, len(wanRegions))
+	}
+	w := &wanRun{perZone: *perZone, port: *port, httpPort: *httpPort, seed: *seed, stderr: stderr, leaderZone: *leaderZone}
 	w.bench = benchmark.DefaultConfig()
 	w.bench.T, w.bench.N = benchmark.Duration(*dur), 0
 	if *keys == 0 {
@@ -250,6 +254,7 @@ type wanRun struct {
 	perZone         int
 	port, httpPort  int
 	seed            uint64
+	leaderZone      int
 	bench           benchmark.Config
 	stderr          io.Writer
 	latencies       map[string][]time.Duration // locality: per protocol label, for the CDF
@@ -341,7 +346,7 @@ func (w *wanRun) measure(ctx context.Context, sp protocolSpec, b benchmark.Confi
 	if err := protocols.Validate(cfg); err != nil {
 		return benchmark.Summary{}, nil, fmt.Errorf("%s: %w", sp.label, err)
 	}
-	stopCluster, err := startCluster(cfg, w.stderr)
+	stopCluster, err := w.start(ctx, cfg, sp)
 	if err != nil {
 		return benchmark.Summary{}, nil, fmt.Errorf("%s: %w", sp.label, err)
 	}
@@ -372,6 +377,39 @@ func (w *wanRun) measure(ctx context.Context, sp protocolSpec, b benchmark.Confi
 		return benchmark.Summary{}, nil, fmt.Errorf("%s: %w", sp.label, err)
 	}
 	return res.Summary(), res, nil
+}
+
+// electedAnywhere are the protocols whose one leader may be elected in any
+// zone; where it lands decides every region's latency, so paxi wan pins it
+// (-leader-zone) by restarting the cluster until it lands there.
+var electedAnywhere = map[string]bool{"paxos": true, "fpaxos": true}
+
+// leaderTries bounds those restarts.
+const leaderTries = 30
+
+// start starts the cluster of cfg, with its leader in w.leaderZone for the
+// protocols that elect one anywhere.
+func (w *wanRun) start(ctx context.Context, cfg *paxi.Config, sp protocolSpec) (func(), error) {
+	for try := 1; ; try++ {
+		stop, err := startCluster(cfg, w.stderr)
+		if err != nil || w.leaderZone == 0 || !electedAnywhere[sp.name] {
+			return stop, err
+		}
+		leader, err := waitLeader(ctx, cfg, 30*time.Second)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if leader.Zone() == w.leaderZone {
+			fmt.Fprintf(w.stderr, "%s: leader %v (%s)\n", sp.label, leader, regionName(leader.Zone()))
+			return stop, nil
+		}
+		stop()
+		if try == leaderTries || ctx.Err() != nil {
+			return nil, fmt.Errorf("no leader in zone %d (%s) after %d starts; -leader-zone 0 takes any",
+				w.leaderZone, regionName(w.leaderZone), try)
+		}
+	}
 }
 
 // startCluster starts every node of cfg in this process and returns the
