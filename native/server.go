@@ -228,9 +228,12 @@ type serverConn struct {
 // from any goroutine.
 func (c *serverConn) close() {
 	c.once.Do(func() {
-		c.cancel()
+		// The socket first: a request whose context the cancel ends must
+		// not get its "not executed" answer out before the connection
+		// breaks (its client is told the connection failed, as it is).
 		close(c.done)
 		c.nc.Close()
+		c.cancel()
 	})
 }
 
