@@ -507,7 +507,10 @@ func (q *qp) post(w WR) {
 	default:
 		place += p.RespWrite
 	}
-	place = max(place, q.lastPlace)
+	// Strictly after the previous work of the queue pair: an equal
+	// instant would leave the order of the two placements to the order
+	// the events were queued in, which is not the post order.
+	place = max(place, q.lastPlace+1)
 	if w.Op.atomic() {
 		k := atomicKey{q.peer, w.RKey, w.RemoteAddr}
 		place = max(place, f.atomicFree[k])
@@ -641,13 +644,19 @@ func (f *Fabric) execute(o *op) {
 func (f *Fabric) placeWrite(m *mr, off int, b []byte, start time.Duration) {
 	cs := chunks(off, len(b), f.o.Placement, f.rng)
 	gap := f.chunkGap(len(cs))
+	now := f.s.Now()
 	for i, c := range cs {
 		piece := b[c.lo-off : c.hi-off]
-		if i == 0 {
+		at := start + time.Duration(i)*gap
+		if i == 0 || at <= now {
+			// Due already: a real-time backend that runs this event
+			// late lands the overdue chunks here, in order, rather than
+			// queue them behind later work of the same queue pair (the
+			// end pointer written after this write, say).
 			m.land(c.lo, piece)
 			continue
 		}
-		f.s.After(start+time.Duration(i)*gap-f.s.Now(), func() { m.land(c.lo, piece) })
+		f.s.After(at-now, func() { m.land(c.lo, piece) })
 	}
 }
 
