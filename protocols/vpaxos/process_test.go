@@ -1,15 +1,8 @@
 package vpaxos_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,44 +10,10 @@ import (
 	"github.com/ailidani/paxi-style/client"
 	"github.com/ailidani/paxi-style/history"
 	"github.com/ailidani/paxi-style/internal/clustertest"
+	"github.com/ailidani/paxi-style/internal/proctest"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/store"
 )
-
-// freePorts returns n distinct free loopback ports. It holds every
-// listener open until all are chosen, so the kernel cannot hand out one
-// port twice.
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var ports []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
-	}
-	return ports
-}
-
-// waitUp waits until every node answers /status.
-func waitUp(t *testing.T, cfg *paxi.Config, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for _, id := range cfg.IDs() {
-		for {
-			_, err := client.NewREST(cfg.HTTPAddrs[id], "", time.Second).Status(context.Background())
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %v not up within %v: %v", id, timeout, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-}
 
 // Six real processes (3 zones of 2 on loopback, Virginia, Ohio and
 // California of the aws5 WAN emulated) run Vertical Paxos. Every object is
@@ -69,11 +28,6 @@ func TestProcessesSurvivePrimaryKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the paxi binary and runs six processes")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "paxi")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../bin/paxi").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	cfg := paxi.DefaultConfig()
 	cfg.Protocol = "vpaxos"
 	cfg.SetLocal(6, 3, 1, 1)
@@ -87,38 +41,7 @@ func TestProcessesSurvivePrimaryKill(t *testing.T) {
 		rtt = append(rtt, row)
 	}
 	cfg.WAN = &paxi.WAN{RTT: rtt}
-	ports := freePorts(t, 3*cfg.N())
-	for i, id := range cfg.IDs() {
-		cfg.Addrs[id] = "127.0.0.1:" + ports[3*i]
-		cfg.HTTPAddrs[id] = "http://127.0.0.1:" + ports[3*i+1]
-		cfg.NativeAddrs[id] = "127.0.0.1:" + ports[3*i+2]
-	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	procs := map[paxi.ID]*exec.Cmd{}
-	for _, id := range cfg.IDs() {
-		cmd := exec.Command(bin, "server", "-id", id.String(), "-config", cfgPath, "-log-level", "warn")
-		var logs bytes.Buffer
-		cmd.Stderr = &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[id] = cmd
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if t.Failed() {
-				t.Logf("node %v log:\n%s", id, logs.String())
-			}
-		})
-	}
-	waitUp(t, cfg, 30*time.Second)
+	pc := proctest.Start(t, cfg)
 	primary, other := paxi.MustID("1.1"), paxi.MustID("1.2")
 	const keys = 4
 	first := client.NewREST(cfg.HTTPAddrs[primary], "setup", 10*time.Second)
@@ -135,8 +58,7 @@ func TestProcessesSurvivePrimaryKill(t *testing.T) {
 	urls := []string{cfg.HTTPAddrs[primary], cfg.HTTPAddrs[other]}
 	rec := clustertest.StartRecorder(urls, 8, keys, 0.5, 5*time.Second)
 	time.Sleep(2 * time.Second)
-	procs[primary].Process.Signal(syscall.SIGKILL)
-	procs[primary].Wait()
+	pc.Kill(primary)
 	killedAt := time.Now().UnixNano()
 	time.Sleep(8 * time.Second)
 	ops := append(setup, rec.Stop()...)

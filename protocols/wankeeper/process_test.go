@@ -1,34 +1,18 @@
 package wankeeper_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ailidani/paxi-style/checker"
 	"github.com/ailidani/paxi-style/client"
 	"github.com/ailidani/paxi-style/internal/clustertest"
+	"github.com/ailidani/paxi-style/internal/proctest"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/store"
 )
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
 
 // waitMaster waits until every node of ids reports the same master, other
 // than not, and returns it.
@@ -64,45 +48,11 @@ func TestProcessesSurviveMasterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the paxi binary and runs nine processes")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "paxi")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../bin/paxi").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	cfg := paxi.DefaultConfig()
 	cfg.Protocol = "wankeeper"
 	cfg.SetLocal(9, 3, 1, 1)
 	cfg.WAN = &paxi.WAN{Preset: "aws5"}
-	for _, id := range cfg.IDs() {
-		cfg.Addrs[id] = "127.0.0.1:" + freePort(t)
-		cfg.HTTPAddrs[id] = "http://127.0.0.1:" + freePort(t)
-		cfg.NativeAddrs[id] = "127.0.0.1:" + freePort(t)
-	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	procs := map[paxi.ID]*exec.Cmd{}
-	for _, id := range cfg.IDs() {
-		cmd := exec.Command(bin, "server", "-id", id.String(), "-config", cfgPath, "-log-level", "warn")
-		var logs bytes.Buffer
-		cmd.Stderr = &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[id] = cmd
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if t.Failed() {
-				t.Logf("node %v log:\n%s", id, logs.String())
-			}
-		})
-	}
+	pc := proctest.Start(t, cfg)
 	master := waitMaster(t, cfg, cfg.IDs(), 0, 30*time.Second)
 	var urls, live []string
 	var liveIDs []paxi.ID
@@ -116,8 +66,7 @@ func TestProcessesSurviveMasterKill(t *testing.T) {
 	const keys = 4
 	rec := clustertest.StartRecorder(urls, 9, keys, 0.5, 3*time.Second)
 	time.Sleep(2 * time.Second)
-	procs[master].Process.Signal(syscall.SIGKILL)
-	procs[master].Wait()
+	pc.Kill(master)
 	killedAt := time.Now().UnixNano()
 	newMaster := waitMaster(t, cfg, liveIDs, master, 15*time.Second)
 	time.Sleep(3 * time.Second)
