@@ -136,8 +136,8 @@ func TestLocalSweep(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	args := []string{"local", "-sweep", "-levels", "1,4", "-T", "300ms", "-o", dir,
-		"-port", itoa(freePort(t)), "-http-port", itoa(freePort(t))}
+	args := append([]string{"local", "-sweep", "-levels", "1,4", "-T", "300ms", "-o", dir},
+		localPorts(t, 3)...)
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("paxi local -sweep exited %d: %s", code, errb.String())
 	}

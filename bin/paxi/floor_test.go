@@ -90,8 +90,8 @@ func TestLocalNative(t *testing.T) {
 		t.Skip("starts a cluster")
 	}
 	var out, errb bytes.Buffer
-	args := []string{"local", "-client", "native", "-N", "300", "-c", "8",
-		"-port", itoa(freePort(t)), "-http-port", itoa(freePort(t))}
+	args := append([]string{"local", "-client", "native", "-N", "300", "-c", "8"},
+		localPorts(t, 3)...)
 	start := time.Now()
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("paxi local -client native exited %d: %s", code, errb.String())

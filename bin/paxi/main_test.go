@@ -67,14 +67,49 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// localPorts returns the -port and -http-port flags of paxi local for n
+// nodes whose transport, REST and native (REST + paxi.NativePortOffset)
+// ports are all free now: node i listens on port+i, so single free ports
+// are not enough, and a native port in the ephemeral range may be taken
+// by another test's connection.
+func localPorts(t *testing.T, n int) []string {
+	t.Helper()
+	var taken []string
+	port := freeRun(t, n, &taken)
+	for range 100 {
+		http := freeRun(t, n, &taken)
+		if allFree(http+paxi.NativePortOffset, n) {
+			return []string{"-port", itoa(port), "-http-port", itoa(http)}
+		}
+	}
+	t.Fatalf("no free ports for %d nodes' REST and native servers", n)
+	return nil
+}
+
+// allFree reports whether the n ports from base can be listened on now.
+func allFree(base, n int) bool {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for i := range n {
+		l, err := net.Listen("tcp", "127.0.0.1:"+itoa(base+i))
+		if err != nil {
+			return false
+		}
+		lns = append(lns, l)
+	}
+	return true
+}
+
 // The README's main command, shortened: a 3-node cluster in one process and
 // a benchmark that prints a result row.
 func TestLocalRunsBenchmark(t *testing.T) {
 	var out, errb bytes.Buffer
-	// Node i listens on port+i: start from free ports (their neighbours are
-	// very likely free too).
-	args := []string{"local", "-n", "3", "-N", "300", "-c", "4",
-		"-port", itoa(freePort(t)), "-http-port", itoa(freePort(t))}
+	args := append([]string{"local", "-n", "3", "-N", "300", "-c", "4"},
+		localPorts(t, 3)...)
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("paxi local exited %d: %s", code, errb.String())
 	}
