@@ -14,19 +14,28 @@ PORT=${2:-23000}
 
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
+shm=${SHM_DIR:-/dev/shm}
 pids=()
 stop() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	pids=()
 }
-trap 'stop; rm -rf "$work"' EXIT
+# A killed node leaves its shared-memory files behind (a restarted node
+# would reuse them); remove the ones this run made.
+touch "$work/start"
+cleanup() {
+	stop
+	find "$shm" -maxdepth 1 -name 'paxi-*' -newer "$work/start" -delete 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
 go build -o "$work/paxi" ./bin/paxi
 
 for proto in $PROTOCOLS; do
 	cfg="$work/$proto.json"
 	rdma=""
-	case $proto in mu | apus) rdma='"rdma": {"backend": "shm", "dir": "'"${SHM_DIR:-/dev/shm}"'"},' ;; esac
+	case $proto in mu | apus) rdma='"rdma": {"backend": "shm", "dir": "'"$shm"'"},' ;; esac
 	cat >"$cfg" <<JSON
 {
   "protocol": "$proto",
