@@ -175,3 +175,40 @@ func BenchmarkSimWrite(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
 	b.ReportMetric(float64(loop.Now())/float64(b.N), "virtual-ns/write")
 }
+
+// Work posted on a queue pair lands after the previous work has landed
+// whole, even when it would arrive first on its own (a small inline write
+// behind a large DMA write): a poller that sees the second write's bytes
+// always sees every chunk of the first. This is what an end pointer written
+// after a log entry relies on.
+func TestLaterWorkLandsAfterEarlierChunks(t *testing.T) {
+	o := rdma.DefaultOptions(1)
+	o.Profile.Sigma, o.Profile.SpikeProbability, o.Profile.MsgRate = 0, 0, 0
+	loop, qa, mb, _ := pair(t, o)
+	big := make([]byte, 4096)
+	for i := range big {
+		big[i] = 0xaa
+	}
+	small := []byte{0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb}
+	if err := qa.Post(
+		rdma.WR{ID: 1, Op: rdma.Write, Local: big, RemoteAddr: 0, RKey: mb.RKey()},
+		rdma.WR{ID: 2, Op: rdma.Write, Local: small, RemoteAddr: 8192, RKey: mb.RKey(), Inline: true, Signaled: true},
+	); err != nil {
+		t.Fatal(err)
+	}
+	got, end := make([]byte, len(big)), make([]byte, len(small))
+	for steps := 0; loop.Step(); steps++ {
+		mb.Read(8192, end)
+		if end[0] != 0xbb {
+			continue
+		}
+		mb.Read(0, got)
+		for i, b := range got {
+			if b != 0xaa {
+				t.Fatalf("after %d events the later write has landed but byte %d of the earlier one has not", steps, i)
+			}
+		}
+		return
+	}
+	t.Fatal("the later write never landed")
+}
