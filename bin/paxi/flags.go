@@ -23,6 +23,8 @@ type clusterFlags struct {
 	wan       string
 	q1, q2    int
 	thrifty   bool
+	fz        int    // -1: the config's
+	policy    string // "": the config's
 
 	// base, if set, is the configuration to start from instead of -config
 	// (one fetched from a configuration master).
@@ -38,6 +40,8 @@ func (f *clusterFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.q1, "q1", 0, "phase-1 quorum size for fpaxos (sets quorum.system to count; with -q2; needs q1+q2 > N)")
 	fs.IntVar(&f.q2, "q2", 0, "phase-2 quorum size for fpaxos (with -q1)")
 	fs.BoolVar(&f.thrifty, "thrifty", false, "fpaxos: send phase-2 messages only to a smallest Q2")
+	fs.IntVar(&f.fz, "fz", -1, "wpaxos: zone failures to tolerate (phase 1 in Z-fz zones, phase 2 in fz+1), overriding wpaxos.fz")
+	fs.StringVar(&f.policy, "policy", "", "wpaxos: object migration policy ("+strings.Join(paxi.WPaxosPolicies, ", ")+"), overriding wpaxos.policy")
 }
 
 // load reads the configuration, applies the flags that were set and
@@ -75,6 +79,17 @@ func (f *clusterFlags) load(adjust func(*paxi.Config)) (*paxi.Config, error) {
 	}
 	if f.thrifty {
 		cfg.Quorum.Thrifty = true
+	}
+	if f.fz >= 0 || f.policy != "" {
+		if cfg.Protocol != "wpaxos" {
+			return nil, fmt.Errorf("-fz and -policy are settings of wpaxos; the protocol is %q (add -protocol wpaxos)", cfg.Protocol)
+		}
+		if f.fz >= 0 {
+			cfg.WPaxos.FZ = f.fz
+		}
+		if f.policy != "" {
+			cfg.WPaxos.Policy = f.policy
+		}
 	}
 	if adjust != nil {
 		adjust(cfg)

@@ -46,6 +46,9 @@ func TestBadInvocations(t *testing.T) {
 		{"local", "-W", "2", "-T", "1s"}, // bad write ratio
 		{"local", "-protocol", "nosuch"},
 		{"bench", "-config", "/nonexistent.json"},
+		{"local", "-fz", "1"},                                // a wpaxos setting for paxos
+		{"local", "-protocol", "wpaxos", "-fz", "1"},         // fz must be below the number of zones
+		{"local", "-protocol", "wpaxos", "-policy", "bogus"}, // unknown policy
 	}
 	for _, args := range tests {
 		var out, errb bytes.Buffer
