@@ -470,43 +470,15 @@ func (q *qp) post(w WR) {
 		return
 	}
 
-	// The requester: post overhead, DMA read of the payload, NIC issue.
-	issue := now + p.Post
-	dma := carriesPayload(w.Op) && !w.Inline
-	if dma {
-		issue += p.PostDMA
-	}
-	issue = max(issue, q.d.nicNext)
+	// The requester: post overhead, DMA read of the payload, NIC issue;
+	// then the wire, the responder, the placement of the chunks.
+	issue := max(p.issueAt(w, now), q.d.nicNext)
 	if p.MsgRate > 0 {
 		q.d.nicNext = issue + time.Duration(1e9/p.MsgRate)
 	}
+	dma := carriesPayload(w.Op) && !w.Inline
 	readLike := w.Op == Read || w.Op.atomic()
-	if w.Fence && len(q.reads) > 0 {
-		issue = max(issue, slices.Max(q.reads))
-	}
-	if readLike && len(q.reads) >= p.MaxRdAtomic {
-		issue = max(issue, q.reads[len(q.reads)-p.MaxRdAtomic])
-	}
-
-	// The wire, the responder, the placement of the chunks.
-	var out, in int
-	switch {
-	case carriesPayload(w.Op):
-		out = len(w.Local)
-	case w.Op == Read:
-		in = len(w.Local)
-	default:
-		in = 8
-	}
-	place := issue + f.jitter(p.Wire) + p.bytesTime(out)
-	switch {
-	case w.Op == Read:
-		place += p.RespRead
-	case w.Op.atomic():
-		place += p.RespAtomic
-	default:
-		place += p.RespWrite
-	}
+	place, in := p.placeAt(w, issue, q.reads, f.jitter)
 	// Strictly after the previous work of the queue pair: an equal
 	// instant would leave the order of the two placements to the order
 	// the events were queued in, which is not the post order.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -191,4 +192,51 @@ func (p Profile) Validate() error {
 		return fmt.Errorf("%w: profile %q: %w", ErrBadOptions, p.Name, errors.Join(errs...))
 	}
 	return nil
+}
+
+// issueAt is when a work request posted at now leaves the requester's NIC,
+// before its queue pair's limits: the post overhead, plus the DMA read of
+// the payload unless it is inline.
+func (p Profile) issueAt(w WR, now time.Duration) time.Duration {
+	issue := now + p.Post
+	if carriesPayload(w.Op) && !w.Inline {
+		issue += p.PostDMA
+	}
+	return issue
+}
+
+// placeAt is the rest of the latency model of one work request issued at
+// issue on a queue pair whose READs and atomics in flight complete at
+// reads: a FENCE waits for them, and at most MaxRdAtomic may be
+// outstanding; then the wire, the payload's bytes and the responder's
+// time. It returns when the first byte lands and how many bytes the
+// response carries back. jitter draws the wire's delay. Every backend
+// uses it, so their timings cannot drift apart.
+func (p Profile) placeAt(w WR, issue time.Duration, reads []time.Duration, jitter func(time.Duration) time.Duration) (place time.Duration, in int) {
+	readLike := w.Op == Read || w.Op.atomic()
+	if w.Fence && len(reads) > 0 {
+		issue = max(issue, slices.Max(reads))
+	}
+	if readLike && len(reads) >= p.MaxRdAtomic {
+		issue = max(issue, reads[len(reads)-p.MaxRdAtomic])
+	}
+	var out int
+	switch {
+	case carriesPayload(w.Op):
+		out = len(w.Local)
+	case w.Op == Read:
+		in = len(w.Local)
+	default:
+		in = 8
+	}
+	place = issue + jitter(p.Wire) + p.bytesTime(out)
+	switch {
+	case w.Op == Read:
+		place += p.RespRead
+	case w.Op.atomic():
+		place += p.RespAtomic
+	default:
+		place += p.RespWrite
+	}
+	return place, in
 }

@@ -842,35 +842,8 @@ func (q *shmQP) post(w WR) {
 		q.completeAt(o, FlushErr, o.complete, nil)
 		return
 	}
-	issue := now + p.Post
-	if carriesPayload(w.Op) && !w.Inline {
-		issue += p.PostDMA
-	}
 	readLike := w.Op == Read || w.Op.atomic()
-	if w.Fence && len(q.reads) > 0 {
-		issue = max(issue, slices.Max(q.reads))
-	}
-	if readLike && len(q.reads) >= p.MaxRdAtomic {
-		issue = max(issue, q.reads[len(q.reads)-p.MaxRdAtomic])
-	}
-	var out, in int
-	switch {
-	case carriesPayload(w.Op):
-		out = len(w.Local)
-	case w.Op == Read:
-		in = len(w.Local)
-	default:
-		in = 8
-	}
-	place := issue + d.jitter(p.Wire) + p.bytesTime(out)
-	switch {
-	case w.Op == Read:
-		place += p.RespRead
-	case w.Op.atomic():
-		place += p.RespAtomic
-	default:
-		place += p.RespWrite
-	}
+	place, in := p.placeAt(w, p.issueAt(w, now), q.reads, d.jitter)
 	place = max(place, q.lastPlace)
 	q.lastPlace = place
 	complete := max(place+d.jitter(p.Ack)+p.bytesTime(in)+p.Poll, q.lastComplete)
