@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/ailidani/paxi-style/fault"
@@ -52,13 +51,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	list := make([]uint64, *seeds)
-	for i := range list {
-		list[i] = *first + uint64(i)
-	}
-	if *seed != 0 {
-		list = []uint64{*seed}
-	}
+	list := simcheck.Seeds(*seed, *first, *seeds)
 	one := func(s uint64) (*simcheck.Outcome, error) {
 		n := *nodes
 		if n == 0 {
@@ -94,33 +87,20 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	results := make([]seedResult, len(list))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(*workers, len(list)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				o, err := one(list[i])
-				if err != nil {
-					results[i].err = err
-					continue
-				}
-				r := &results[i]
-				r.failed, r.summary, r.options = o.Failed(), o.Summary(), o.Result.Options.String()
-				if r.failed && *seed != 0 {
-					r.report = o.Report()
-				}
-				r.ops, r.virtual = len(o.Result.History), o.Result.Virtual
-				r.events, r.messages = o.Result.Stats.Events, o.Result.Stats.Messages
-			}
-		}()
-	}
-	for i := range list {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	simcheck.Parallel(len(list), *workers, func(i int) {
+		o, err := one(list[i])
+		if err != nil {
+			results[i].err = err
+			return
+		}
+		r := &results[i]
+		r.failed, r.summary, r.options = o.Failed(), o.Summary(), o.Result.Options.String()
+		if r.failed && *seed != 0 {
+			r.report = o.Report()
+		}
+		r.ops, r.virtual = len(o.Result.History), o.Result.Virtual
+		r.events, r.messages = o.Result.Stats.Events, o.Result.Stats.Messages
+	})
 
 	var failed, ops int
 	var virtual time.Duration

@@ -3,8 +3,6 @@ package epaxos_test
 import (
 	"flag"
 	"fmt"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,17 +85,11 @@ func simulateOne(seed uint64, nodes int) (string, int, epaxos.Stats, error) {
 // Protocol.Check) over 200 seeds; this one adds the fast/slow/recovery path
 // statistics, and takes -epaxos.seeds for long sweeps.
 func TestSimulateEPaxos(t *testing.T) {
-	seeds := []uint64{*simSeed}
-	if *simSeed == 0 {
-		n := *simSeeds
-		if testing.Short() && n > 50 {
-			n = 50
-		}
-		seeds = make([]uint64, n)
-		for i := range seeds {
-			seeds[i] = *simFirst + uint64(i)
-		}
+	n := *simSeeds
+	if testing.Short() && n > 50 {
+		n = 50
 	}
+	seeds := simcheck.Seeds(*simSeed, *simFirst, n)
 	type result struct {
 		fail string
 		ops  int
@@ -105,18 +97,11 @@ func TestSimulateEPaxos(t *testing.T) {
 		err  error
 	}
 	results := make([]result, len(seeds))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, s := range seeds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			f, ops, st, err := simulateOne(s, simcheck.NodesFor(s))
-			results[i] = result{f, ops, st, err}
-		}()
-	}
-	wg.Wait()
+	simcheck.Parallel(len(seeds), 0, func(i int) {
+		s := seeds[i]
+		f, ops, st, err := simulateOne(s, simcheck.NodesFor(s))
+		results[i] = result{f, ops, st, err}
+	})
 	ops := 0
 	var st epaxos.Stats
 	for i, r := range results {

@@ -3,8 +3,6 @@ package vpaxos_test
 import (
 	"flag"
 	"fmt"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -94,13 +92,7 @@ func addStats(a, b vpaxos.Stats) vpaxos.Stats {
 // often configurations changed. go test ./protocols/vpaxos -run
 // TestSimulateWAN -vpaxos.wan.seeds 1000 is the long sweep.
 func TestSimulateWAN(t *testing.T) {
-	seeds := []uint64{*wanSeed}
-	if *wanSeed == 0 {
-		seeds = make([]uint64, *wanSeeds)
-		for i := range seeds {
-			seeds[i] = *wanFirst + uint64(i)
-		}
-	}
+	seeds := simcheck.Seeds(*wanSeed, *wanFirst, *wanSeeds)
 	type result struct {
 		fail string
 		ops  int
@@ -108,29 +100,22 @@ func TestSimulateWAN(t *testing.T) {
 		err  error
 	}
 	results := make([]result, len(seeds))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, seed := range seeds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			p, reg := registering(vpaxos.Options{})
-			o, err := simcheck.Run(wanConfig(seed), p, wanOptions(seed), 30*time.Second)
-			if err != nil {
-				results[i].err = err
-				return
-			}
-			for _, r := range reg {
-				results[i].st = addStats(results[i].st, r.Stats())
-			}
-			results[i].ops = len(o.Result.History)
-			if o.Failed() {
-				results[i].fail = o.Report()
-			}
-		}()
-	}
-	wg.Wait()
+	simcheck.Parallel(len(seeds), 0, func(i int) {
+		seed := seeds[i]
+		p, reg := registering(vpaxos.Options{})
+		o, err := simcheck.Run(wanConfig(seed), p, wanOptions(seed), 30*time.Second)
+		if err != nil {
+			results[i].err = err
+			return
+		}
+		for _, r := range reg {
+			results[i].st = addStats(results[i].st, r.Stats())
+		}
+		results[i].ops = len(o.Result.History)
+		if o.Failed() {
+			results[i].fail = o.Report()
+		}
+	})
 	var st vpaxos.Stats
 	ops, failed := 0, 0
 	for i, r := range results {

@@ -35,13 +35,7 @@ func wanConfig(seed uint64) *paxi.Config {
 // checks of TestSimulate: linearizability, agreement of the stores and of
 // the objects' logs (Check), convergence and liveness after healing.
 func TestSimulateWAN(t *testing.T) {
-	seeds := make([]uint64, *wanSeeds)
-	for i := range seeds {
-		seeds[i] = *wanFirst + uint64(i)
-	}
-	if *wanSeed != 0 {
-		seeds = []uint64{*wanSeed}
-	}
+	seeds := simcheck.Seeds(*wanSeed, *wanFirst, *wanSeeds)
 	ops, failed := 0, 0
 	for _, seed := range seeds {
 		cfg := wanConfig(seed)
