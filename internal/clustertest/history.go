@@ -7,10 +7,13 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
+	"github.com/ailidani/paxi-style/checker"
 	"github.com/ailidani/paxi-style/client"
 	"github.com/ailidani/paxi-style/history"
+	"github.com/ailidani/paxi-style/store"
 )
 
 // Recorder is a set of clients doing gets and puts on a few keys through
@@ -78,4 +81,37 @@ func (r *Recorder) Stop() []history.Operation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.ops
+}
+
+// CheckHistory checks what a Recorder recorded on keys h0 .. h<keys-1>:
+// the history is linearizable, and the replicas (name -> REST base URL)
+// agree with each other and with it. Call it once the replicas had time to
+// learn the last commits.
+func CheckHistory(t testing.TB, ops []history.Operation, replicas map[string]string, keys int) {
+	t.Helper()
+	rep, err := checker.Linearizable(context.Background(), ops, checker.Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("linearizability: %s", rep.String())
+	if rep.Verdict != checker.Ok {
+		t.Fatal("history not linearizable")
+	}
+	stores := map[string]map[string][]store.Version{}
+	for name, url := range replicas {
+		stores[name] = map[string][]store.Version{}
+		for k := range keys {
+			key := "h" + strconv.Itoa(k)
+			h, err := client.NewREST(url, "", 5*time.Second).HistoryDetail(context.Background(), key)
+			if err != nil {
+				t.Fatalf("history of %s at %s: %v", key, name, err)
+			}
+			stores[name][key] = h
+		}
+	}
+	cons := checker.Consensus(stores, ops)
+	t.Logf("agreement: %s", cons.String())
+	if !cons.Ok() {
+		t.Fatal("the replicas disagree")
+	}
 }
