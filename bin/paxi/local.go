@@ -84,38 +84,12 @@ func runLocal(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := protocols.Lookup(cfg.Protocol)
+	stopCluster, err := startCluster(cfg, stderr)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: levelOf(cfg.LogLevel)}))
-	chanNet := transport.NewChanNetwork()
-	var nodes []*node.Node
-	defer func() {
-		for _, nd := range nodes {
-			nd.Close()
-		}
-	}()
-	// One emulated RDMA fabric for the nodes of this process, for
-	// protocols that replicate with one-sided verbs (rdma.backend "mem").
-	var fabric *rdma.Mem
-	if p.RDMA && cfg.RDMA.BackendName() == paxi.RDMAMem {
-		if fabric, err = node.NewMemFabric(cfg); err != nil {
-			return err
-		}
-		defer fabric.Close()
-	}
-	for _, id := range cfg.IDs() {
-		nd, err := node.New(cfg, id, p, node.Options{Logger: logger, ChanNet: chanNet, RDMAFabric: fabric})
-		if err != nil {
-			return err
-		}
-		nodes = append(nodes, nd)
-	}
-	for _, nd := range nodes {
-		nd.Run()
-	}
-	fmt.Fprintf(stderr, "started %d %s nodes over %s: REST at %v\n", len(nodes), cfg.Protocol, cfg.Transport, restList(cfg))
+	defer stopCluster()
+	fmt.Fprintf(stderr, "started %d %s nodes over %s: REST at %v\n", len(cfg.IDs()), cfg.Protocol, cfg.Transport, restList(cfg))
 	if len(cfg.NativeAddrs) > 0 {
 		fmt.Fprintf(stderr, "native protocol at %v\n", nativeList(cfg))
 	}
@@ -162,4 +136,44 @@ func levelOf(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// startCluster starts every node of cfg in this process, sharing one
+// in-process channel network and, for protocols that replicate with
+// one-sided verbs under rdma.backend "mem", one emulated RDMA fabric; it
+// returns the function that stops them all (paxi local, paxi wan).
+func startCluster(cfg *paxi.Config, stderr io.Writer) (stop func(), err error) {
+	p, err := protocols.Lookup(cfg.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: levelOf(cfg.LogLevel)}))
+	chanNet := transport.NewChanNetwork()
+	var nodes []*node.Node
+	var fabric *rdma.Mem
+	stop = func() {
+		for _, nd := range nodes {
+			nd.Close()
+		}
+		if fabric != nil {
+			fabric.Close()
+		}
+	}
+	if p.RDMA && cfg.RDMA.BackendName() == paxi.RDMAMem {
+		if fabric, err = node.NewMemFabric(cfg); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range cfg.IDs() {
+		nd, err := node.New(cfg, id, p, node.Options{Logger: logger, ChanNet: chanNet, RDMAFabric: fabric})
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		nodes = append(nodes, nd)
+	}
+	for _, nd := range nodes {
+		nd.Run()
+	}
+	return stop, nil
 }

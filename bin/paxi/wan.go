@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,10 +17,8 @@ import (
 	"github.com/ailidani/paxi-style/benchmark"
 	"github.com/ailidani/paxi-style/benchmark/plot"
 	"github.com/ailidani/paxi-style/benchmark/target"
-	"github.com/ailidani/paxi-style/node"
 	"github.com/ailidani/paxi-style/paxi"
 	"github.com/ailidani/paxi-style/protocols"
-	"github.com/ailidani/paxi-style/transport"
 )
 
 const wanDescription = `Reproduces the shape of the Paxi paper's WAN study on one machine: for each protocol it
@@ -410,35 +407,6 @@ func (w *wanRun) start(ctx context.Context, cfg *paxi.Config, sp protocolSpec) (
 				w.leaderZone, regionName(w.leaderZone), try)
 		}
 	}
-}
-
-// startCluster starts every node of cfg in this process and returns the
-// function that stops them.
-func startCluster(cfg *paxi.Config, stderr io.Writer) (func(), error) {
-	p, err := protocols.Lookup(cfg.Protocol)
-	if err != nil {
-		return nil, err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: levelOf(cfg.LogLevel)}))
-	chanNet := transport.NewChanNetwork()
-	var nodes []*node.Node
-	stop := func() {
-		for _, nd := range nodes {
-			nd.Close()
-		}
-	}
-	for _, id := range cfg.IDs() {
-		nd, err := node.New(cfg, id, p, node.Options{Logger: logger, ChanNet: chanNet})
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		nodes = append(nodes, nd)
-	}
-	for _, nd := range nodes {
-		nd.Run()
-	}
-	return stop, nil
 }
 
 // summaryRows turns a summary into one row for all regions and one per
